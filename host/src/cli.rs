@@ -1,0 +1,383 @@
+//! Command-line parsing and dispatch: which mode runs, with which checked configuration.
+//!
+//! The kubelet execs `<bin-dir>/<provider-name>` with only the provider's `args`, so the run mode
+//! is also the default: `wasm-credential-provider --module m.wasm` means `... run --module
+//! m.wasm`, and a binary invoked under another name (a symlink named after the provider) runs
+//! `<that name>.wasm` from its own directory.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::Error;
+use crate::limits;
+use crate::module::Sha256Digest;
+use crate::run::{RunConfig, TokenCacheType, run};
+use crate::sandbox::Grant;
+use crate::units::{format_duration, format_size, parse_duration, parse_size};
+
+/// The binary's own name; invoked under any other name it acts as that provider.
+pub const BINARY_NAME: &str = "wasm-credential-provider";
+
+/// Command line of `wasm-credential-provider`.
+#[derive(Debug, Parser)]
+#[command(
+    name = BINARY_NAME,
+    version,
+    about = "Runs kubelet image credential provider plugins as sandboxed WebAssembly modules.",
+    long_about = "Runs kubelet image credential provider plugins as sandboxed WebAssembly modules.\n\n\
+        Install it in the kubelet's --image-credential-provider-bin-dir under the provider's name \
+        (a symlink or copy), or pass --module in the provider's args. The module gets the request \
+        on stdin and nothing else: no files, no sockets, no host environment beyond --env."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The modes of the binary.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Answer one kubelet credential request with a sandboxed module (the default mode).
+    Run(RunArgs),
+}
+
+/// Arguments of the run mode, as written in a provider's `args`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The provider module: a WASI component (wasm32-wasip2) or core module (wasm32-wasip1).
+    /// Defaults to <name>.wasm beside the executable when invoked as <name>.
+    #[arg(long, value_name = "PATH")]
+    pub module: Option<PathBuf>,
+    /// Refuse to run unless the module's SHA-256 is this (64 hex digits, optional "sha256:").
+    #[arg(long, value_name = "HEX")]
+    pub sha256: Option<String>,
+    /// Give the guest an environment variable: NAME passes the host's value (if set),
+    /// NAME=VALUE sets it. Nothing else of the host environment reaches the guest.
+    #[arg(long = "env", value_name = "NAME[=VALUE]")]
+    pub env: Vec<String>,
+    /// An argument for the guest (after its program name). Repeat for more.
+    #[arg(long = "arg", value_name = "VALUE", allow_hyphen_values = true)]
+    pub args: Vec<String>,
+    /// Limit on the guest's linear memory, all memories together (e.g. 64Mi, 128Mi).
+    #[arg(long, value_name = "SIZE", default_value = "64Mi")]
+    pub memory: String,
+    /// Wall-clock limit for the guest, below the kubelet's 60s (e.g. 30s, 10s, 500ms).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub timeout: String,
+    /// Limit on the guest's stdout (its response).
+    #[arg(long = "max-output", value_name = "SIZE", default_value = "1Mi")]
+    pub max_output: String,
+    /// The provider's tokenAttributes.cacheType. With ServiceAccount (the safe default) a
+    /// response returning the request's service-account token as a password is refused, as the
+    /// kubelet does.
+    #[arg(
+        long = "token-cache-type",
+        value_name = "TYPE",
+        value_enum,
+        default_value = "ServiceAccount"
+    )]
+    pub token_cache_type: TokenCacheType,
+}
+
+/// How the binary was invoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Invocation {
+    /// As `wasm-credential-provider`.
+    Direct,
+    /// Under a provider's name, from `dir`.
+    AsProvider { name: String, dir: PathBuf },
+}
+
+fn invocation(argv0: &Path) -> Invocation {
+    let name = argv0
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or(BINARY_NAME);
+    let stem = name.strip_suffix(".exe").unwrap_or(name);
+    if stem == BINARY_NAME || stem.is_empty() {
+        return Invocation::Direct;
+    }
+    let dir = match argv0.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_owned(),
+        // Found through PATH: the directory of the executable itself.
+        _ => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_owned))
+            .unwrap_or_else(|| PathBuf::from(".")),
+    };
+    Invocation::AsProvider {
+        name: stem.to_owned(),
+        dir,
+    }
+}
+
+/// Whether `arg` selects a mode or asks for help/version, rather than being a run option.
+fn names_a_mode(arg: &OsString) -> bool {
+    let Some(arg) = arg.to_str() else {
+        return false;
+    };
+    matches!(arg, "-h" | "--help" | "-V" | "--version" | "help")
+        || Cli::command_names().iter().any(|name| name == arg)
+}
+
+impl Cli {
+    fn command_names() -> Vec<String> {
+        use clap::CommandFactory;
+        Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_owned())
+            .collect()
+    }
+}
+
+/// Entry point: parses `argv`, runs the selected mode, prints one error line on failure, and
+/// returns the exit status.
+pub fn main(argv: Vec<OsString>) -> ExitCode {
+    let argv0 = argv.first().map(PathBuf::from).unwrap_or_default();
+    let invocation = invocation(&argv0);
+    let mut args: Vec<OsString> = vec![BINARY_NAME.into()];
+    let rest = argv.into_iter().skip(1);
+    match &invocation {
+        Invocation::AsProvider { .. } => {
+            args.push("run".into());
+            args.extend(rest);
+        }
+        Invocation::Direct => {
+            let rest: Vec<OsString> = rest.collect();
+            if rest.first().is_none_or(|first| !names_a_mode(first)) {
+                args.push("run".into());
+            }
+            args.extend(rest);
+        }
+    }
+    let provider_hint = match &invocation {
+        Invocation::AsProvider { name, .. } => name.clone(),
+        Invocation::Direct => module_stem_in(&args).unwrap_or_else(|| "-".to_owned()),
+    };
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(err) => return report_clap_error(&provider_hint, err),
+    };
+    match cli.command {
+        Command::Run(run_args) => {
+            let (provider, module) = match locate_module(&run_args, &invocation) {
+                Ok(found) => found,
+                Err(err) => return fail(&provider_hint, &err),
+            };
+            let config = match run_config(run_args, provider.clone(), module) {
+                Ok(config) => config,
+                Err(err) => return fail(&provider, &err),
+            };
+            let stdout = std::io::stdout();
+            let stderr = std::io::stderr();
+            match run(
+                &config,
+                std::io::stdin().lock(),
+                stdout.lock(),
+                &mut stderr.lock(),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => fail(&config.provider, &err),
+            }
+        }
+    }
+}
+
+/// The file stem of a `--module` value in raw args, to name the provider in argument errors
+/// that happen before parsing succeeds.
+fn module_stem_in(args: &[OsString]) -> Option<String> {
+    let value = args.iter().enumerate().find_map(|(i, arg)| {
+        let arg = arg.to_str()?;
+        match arg.strip_prefix("--module") {
+            Some("") => args.get(i + 1)?.to_str(),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        }
+    })?;
+    Path::new(value)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+}
+
+/// Prints `wasm-credential-provider: <provider>: <error>` as one line and returns its status.
+pub(crate) fn fail(provider: &str, err: &Error) -> ExitCode {
+    let message = err.to_string().replace(['\n', '\r'], " ");
+    let _ = writeln!(std::io::stderr(), "{BINARY_NAME}: {provider}: {message}");
+    ExitCode::from(err.exit_code())
+}
+
+fn report_clap_error(provider: &str, err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            ExitCode::from(2)
+        }
+        _ => {
+            let text = err.render().to_string();
+            let first = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_owned();
+            fail(provider, &Error::Usage(first))
+        }
+    }
+}
+
+/// The provider's name and module path: from the invocation name, or from `--module`.
+fn locate_module(args: &RunArgs, invocation: &Invocation) -> Result<(String, PathBuf), Error> {
+    let module = match (&args.module, invocation) {
+        (Some(path), _) => path.clone(),
+        (None, Invocation::AsProvider { name, dir }) => dir.join(format!("{name}.wasm")),
+        (None, Invocation::Direct) => {
+            return Err(Error::Usage(
+                "--module PATH is required when invoked as wasm-credential-provider".into(),
+            ));
+        }
+    };
+    let provider = match invocation {
+        Invocation::AsProvider { name, .. } => name.clone(),
+        Invocation::Direct => module
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "-".into()),
+    };
+    Ok((provider, module))
+}
+
+/// Turns parsed run arguments into a checked configuration.
+fn run_config(args: RunArgs, provider: String, module: PathBuf) -> Result<RunConfig, Error> {
+    let usage = Error::Usage;
+    let sha256 = args
+        .sha256
+        .as_deref()
+        .map(Sha256Digest::parse)
+        .transpose()
+        .map_err(|e| usage(format!("--sha256: {e}")))?;
+    let memory_bytes = parse_size(&args.memory).map_err(|e| usage(format!("--memory: {e}")))?;
+    if !(limits::MIN_MEMORY_BYTES..=limits::MAX_MEMORY_BYTES).contains(&memory_bytes) {
+        return Err(usage(format!(
+            "--memory must be between {} and {}",
+            format_size(limits::MIN_MEMORY_BYTES),
+            format_size(limits::MAX_MEMORY_BYTES)
+        )));
+    }
+    let timeout = parse_duration(&args.timeout).map_err(|e| usage(format!("--timeout: {e}")))?;
+    if timeout >= limits::KUBELET_TIMEOUT {
+        return Err(usage(format!(
+            "--timeout {} must be below the kubelet's {} plugin timeout",
+            format_duration(timeout),
+            format_duration(limits::KUBELET_TIMEOUT)
+        )));
+    }
+    let max_output_bytes =
+        parse_size(&args.max_output).map_err(|e| usage(format!("--max-output: {e}")))?;
+    if max_output_bytes == 0 {
+        return Err(usage("--max-output must be positive".into()));
+    }
+    let env = resolve_env(&args.env, |name| std::env::var(name).ok())?;
+    Ok(RunConfig {
+        grant: Grant {
+            program_name: provider.clone(),
+            args: args.args,
+            env,
+            memory_bytes,
+            timeout,
+            max_output_bytes,
+        },
+        provider,
+        module,
+        sha256,
+        token_cache_type: args.token_cache_type,
+    })
+}
+
+/// Resolves `--env` specs: `NAME=VALUE` sets, `NAME` copies the host's value if it has one.
+/// Later specs for the same name win, as in the kubelet's own env handling.
+fn resolve_env(
+    specs: &[String],
+    host: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, Error> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    for spec in specs {
+        let (name, value) = match spec.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_owned())),
+            None => (spec.as_str(), host(spec)),
+        };
+        if name.is_empty() || name.contains('\0') {
+            return Err(Error::Usage(format!(
+                "--env {:?}: expected NAME or NAME=VALUE",
+                name
+            )));
+        }
+        env.retain(|(existing, _)| existing != name);
+        if let Some(value) = value {
+            env.push((name.to_owned(), value));
+        }
+    }
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invocation_by_name() {
+        assert_eq!(
+            invocation(Path::new("/usr/bin/wasm-credential-provider")),
+            Invocation::Direct
+        );
+        assert_eq!(
+            invocation(Path::new("/opt/credprov/static-credentials")),
+            Invocation::AsProvider {
+                name: "static-credentials".into(),
+                dir: "/opt/credprov".into()
+            }
+        );
+    }
+
+    #[test]
+    fn env_specs_resolve_without_leaking_the_rest() {
+        let host = |name: &str| match name {
+            "SET" => Some("host-value".to_owned()),
+            _ => None,
+        };
+        let env = resolve_env(
+            &[
+                "SET".into(),
+                "UNSET".into(),
+                "FIXED=a=b".into(),
+                "SET=override".into(),
+            ],
+            host,
+        )
+        .unwrap();
+        assert_eq!(
+            env,
+            vec![
+                ("FIXED".to_owned(), "a=b".to_owned()),
+                ("SET".to_owned(), "override".to_owned())
+            ]
+        );
+        assert!(resolve_env(&["=x".into()], host).is_err());
+    }
+
+    #[test]
+    fn run_is_the_default_mode() {
+        assert!(!names_a_mode(&"--module".into()));
+        assert!(names_a_mode(&"run".into()));
+        assert!(names_a_mode(&"--help".into()));
+    }
+}

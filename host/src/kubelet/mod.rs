@@ -1,0 +1,1 @@
+//! The kubelet side of the protocol: config files (placeholder).

@@ -1,0 +1,48 @@
+//! Every size, time and memory cap the host enforces, with the threat each one answers.
+
+use std::time::Duration;
+
+/// Largest request accepted on stdin. The kubelet sends an image name and perhaps a
+/// service-account token (a few KiB); a larger input is hostile or broken, and is refused without
+/// being read into memory whole.
+pub const MAX_REQUEST_BYTES: u64 = 1024 * 1024;
+
+/// Largest module file loaded. Real provider plugins are a few MiB; this bounds the memory and
+/// compile time an operator's typo (pointing at a huge file) can cost.
+pub const MAX_MODULE_BYTES: u64 = 128 * 1024 * 1024;
+
+/// Default cap on the guest's linear memory (all memories together) and the operator's override.
+pub const DEFAULT_MEMORY_BYTES: u64 = 64 * 1024 * 1024;
+/// Smallest `--memory` accepted: a Rust guest needs a few pages to start at all.
+pub const MIN_MEMORY_BYTES: u64 = 1024 * 1024;
+/// Largest `--memory` accepted: 4 GiB, the 32-bit address space.
+pub const MAX_MEMORY_BYTES: u64 = 4 * 1024 * 1024 * 1024;
+
+/// Table elements a guest may allocate (function tables of large Rust programs hold a few
+/// thousand entries); bounds host memory spent on tables.
+pub const MAX_TABLE_ELEMENTS: usize = 100_000;
+/// Core instances, memories and tables per guest. A Rust `wasm32-wasip2` component holds a
+/// handful of core instances; these bound what a crafted component can make the host allocate.
+pub const MAX_INSTANCES: usize = 64;
+/// See [`MAX_INSTANCES`].
+pub const MAX_MEMORIES: usize = 16;
+/// See [`MAX_INSTANCES`].
+pub const MAX_TABLES: usize = 64;
+
+/// Default wall-clock limit for one run.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The kubelet kills a plugin after 60 s; our limit must fire first so the kubelet gets our
+/// specific error rather than a kill, hence strictly below this.
+pub const KUBELET_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often the engine's epoch advances: a spinning guest is checked this often against the
+/// deadline.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// Default cap on the guest's stdout (the response). Responses are a few KiB.
+pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 1024 * 1024;
+/// Cap on the guest's stderr, which is forwarded into the kubelet's log.
+pub const MAX_STDERR_BYTES: usize = 64 * 1024;
+
+/// Largest wasm stack. A bounded stack turns runaway recursion into a trap, not a host crash.
+pub const MAX_WASM_STACK_BYTES: usize = 1024 * 1024;

@@ -1,0 +1,153 @@
+//! The `run` mode: one kubelet request in, one checked response out.
+//!
+//! decode (stdin → `Request`) → load (module file, digest pin) → sandbox (guest run under its
+//! grant) → validate (guest stdout → `Response`, the kubelet's rules) → encode (canonical JSON).
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use credential_provider_protocol::{Expectation, Request, Response};
+
+use crate::error::Error;
+use crate::limits::MAX_REQUEST_BYTES;
+use crate::module::{ModuleBytes, Sha256Digest};
+use crate::sandbox::{Grant, Sandbox};
+use crate::units::format_size;
+
+/// How the kubelet caches credentials obtained with a service-account token
+/// (`tokenAttributes.cacheType`). Decides whether the guest may echo the token back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TokenCacheType {
+    /// Credentials are cached per service account; the kubelet refuses a response that returns
+    /// the token itself as a password.
+    #[value(name = "ServiceAccount")]
+    ServiceAccount,
+    /// Credentials are cached per token; returning the token as a password is allowed.
+    #[value(name = "Token")]
+    Token,
+}
+
+/// A checked `run` configuration.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// The provider's name, used in every message.
+    pub provider: String,
+    /// The module to run.
+    pub module: PathBuf,
+    /// The digest the module must have, if pinned.
+    pub sha256: Option<Sha256Digest>,
+    /// What the guest is given.
+    pub grant: Grant,
+    /// The provider's `tokenAttributes.cacheType`.
+    pub token_cache_type: TokenCacheType,
+}
+
+/// Answers one request: reads it from `stdin`, runs the guest, writes the response to `stdout`.
+/// Guest stderr goes to `log`, each line prefixed with the provider name. On error nothing has
+/// been written to `stdout`.
+pub fn run(
+    config: &RunConfig,
+    stdin: impl Read,
+    mut stdout: impl Write,
+    log: &mut dyn Write,
+) -> Result<(), Error> {
+    // 1. Decode.
+    let request = read_request(stdin)?;
+    // 2. Load, refusing a tampered module before the engine sees it.
+    let module = ModuleBytes::load(&config.module, config.sha256.as_ref())?;
+    // 3. Sandbox.
+    let sandbox = Sandbox::new()?;
+    let compiled = sandbox.compile(&module)?;
+    let guest = sandbox.run(&compiled, &config.grant, request.to_stdin_bytes());
+    forward_guest_log(&config.provider, &guest.stderr, log);
+    guest.result?;
+    // 4. Validate with the kubelet's rules.
+    let forbidden_token = match config.token_cache_type {
+        TokenCacheType::ServiceAccount => request.service_account_token.as_ref(),
+        TokenCacheType::Token => None,
+    };
+    let response = Response::decode(
+        &guest.stdout,
+        Expectation {
+            api_version: request.api_version,
+            forbidden_token,
+        },
+    )?;
+    // 5. Encode.
+    let mut out = response.to_json().into_bytes();
+    out.push(b'\n');
+    stdout
+        .write_all(&out)
+        .and_then(|()| stdout.flush())
+        .map_err(Error::WriteResponse)
+}
+
+/// Reads at most [`MAX_REQUEST_BYTES`] and decodes them strictly.
+fn read_request(stdin: impl Read) -> Result<Request, Error> {
+    let mut input = Vec::new();
+    stdin
+        .take(MAX_REQUEST_BYTES + 1)
+        .read_to_end(&mut input)
+        .map_err(|e| Error::ReadRequest(e.to_string()))?;
+    if input.len() as u64 > MAX_REQUEST_BYTES {
+        return Err(Error::ReadRequest(format!(
+            "request is larger than {}",
+            format_size(MAX_REQUEST_BYTES)
+        )));
+    }
+    Ok(Request::decode(&input)?)
+}
+
+/// Writes the guest's stderr to the host's, one `[provider] line` per line, with control
+/// characters (terminal escapes, carriage returns) replaced so a guest cannot forge log lines.
+fn forward_guest_log(provider: &str, stderr: &[u8], log: &mut dyn Write) {
+    if stderr.is_empty() {
+        return;
+    }
+    let text = String::from_utf8_lossy(stderr);
+    for line in text.lines() {
+        let clean: String = line
+            .chars()
+            .map(|c| {
+                if c.is_control() && c != '\t' {
+                    '\u{fffd}'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        // Logging is best effort: a closed stderr must not turn success into failure.
+        let _ = writeln!(log, "[{provider}] {clean}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_log_lines_are_prefixed_and_sanitised() {
+        let mut out = Vec::new();
+        forward_guest_log("p", b"one\ntwo\x1b[31m\rthree\n", &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[p] one\n[p] two\u{fffd}[31m\u{fffd}three\n"
+        );
+    }
+
+    #[test]
+    fn oversized_request_is_refused_without_reading_it_all() {
+        struct Endless(u64);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                self.0 += buf.len() as u64;
+                buf.fill(b' ');
+                Ok(buf.len())
+            }
+        }
+        let mut source = Endless(0);
+        let err = read_request(&mut source).unwrap_err();
+        assert!(matches!(err, Error::ReadRequest(_)));
+        assert!(source.0 <= MAX_REQUEST_BYTES + 64 * 1024);
+    }
+}

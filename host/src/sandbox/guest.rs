@@ -1,0 +1,143 @@
+//! Instantiating and running a guest, as a component or a core module.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use wasmtime::component::{Component, Linker as ComponentLinker, ResourceTable};
+use wasmtime::{Engine, Linker, Module, Store, UpdateDeadline};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::bindings::Command;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::limiter::GuestLimiter;
+
+/// How a guest's run ended, before any output is looked at.
+pub enum Ending {
+    /// `main` returned, or the guest exited with status 0.
+    Success,
+    /// The guest exited with a non-zero status.
+    Exit(i32),
+    /// The run failed: a trap, a link error, or a host error while running it.
+    Failed(wasmtime::Error),
+    /// The deadline passed (spinning in wasm, or blocked in a host call).
+    TimedOut,
+}
+
+/// Per-store state of a component guest.
+pub struct ComponentState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: GuestLimiter,
+}
+
+impl WasiView for ComponentState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Per-store state of a core-module guest.
+pub struct CoreState {
+    wasi: WasiP1Ctx,
+    limiter: GuestLimiter,
+}
+
+/// Everything a run needs besides the compiled code.
+pub struct RunSetup {
+    /// The guest's WASI context, configured by `builder::wasi_builder` (its only view of the world).
+    pub wasi: WasiCtxBuilder,
+    /// Memory budget enforcement.
+    pub limiter: GuestLimiter,
+    /// When the run must be over.
+    pub deadline: Instant,
+    /// Set when the deadline stopped a spinning guest.
+    pub timed_out: Arc<AtomicBool>,
+}
+
+fn arm_deadline<T>(store: &mut Store<T>, deadline: Instant, timed_out: Arc<AtomicBool>) {
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            timed_out.store(true, Ordering::SeqCst);
+            wasmtime::bail!("guest exceeded its time limit");
+        }
+        // Yield to the executor at every tick, so the wall-clock timeout around the whole run
+        // is polled even while the guest spins.
+        Ok(UpdateDeadline::Yield(1))
+    });
+}
+
+fn classify(result: wasmtime::Result<()>, timed_out: &AtomicBool) -> Ending {
+    match result {
+        Ok(()) => Ending::Success,
+        Err(_) if timed_out.load(Ordering::SeqCst) => Ending::TimedOut,
+        Err(err) => match err.downcast_ref::<I32Exit>() {
+            Some(I32Exit(0)) => Ending::Success,
+            Some(I32Exit(code)) => Ending::Exit(*code),
+            None => Ending::Failed(err),
+        },
+    }
+}
+
+/// Runs a component's `wasi:cli/run` export.
+pub async fn run_component(engine: &Engine, component: &Component, setup: RunSetup) -> Ending {
+    let RunSetup {
+        mut wasi,
+        limiter,
+        deadline,
+        timed_out,
+    } = setup;
+    let mut store = Store::new(
+        engine,
+        ComponentState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limiter,
+        },
+    );
+    store.limiter(|state| &mut state.limiter);
+    arm_deadline(&mut store, deadline, timed_out.clone());
+    let mut linker = ComponentLinker::new(engine);
+    let run = async {
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        let command = Command::instantiate_async(&mut store, component, &linker).await?;
+        match command.wasi_cli_run().call_run(&mut store).await? {
+            Ok(()) => Ok(()),
+            Err(()) => Err(wasmtime::Error::new(I32Exit(1))),
+        }
+    };
+    classify(run.await, &timed_out)
+}
+
+/// Runs a core module's `_start` export.
+pub async fn run_core_module(engine: &Engine, module: &Module, setup: RunSetup) -> Ending {
+    let RunSetup {
+        mut wasi,
+        limiter,
+        deadline,
+        timed_out,
+    } = setup;
+    let mut store = Store::new(
+        engine,
+        CoreState {
+            wasi: wasi.build_p1(),
+            limiter,
+        },
+    );
+    store.limiter(|state| &mut state.limiter);
+    arm_deadline(&mut store, deadline, timed_out.clone());
+    let mut linker: Linker<CoreState> = Linker::new(engine);
+    let run = async {
+        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut CoreState| {
+            &mut state.wasi
+        })?;
+        let instance = linker.instantiate_async(&mut store, module).await?;
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+        start.call_async(&mut store, ()).await
+    };
+    classify(run.await, &timed_out)
+}

@@ -1,0 +1,227 @@
+//! Stage 3: run the guest in the sandbox and report how it ended, with its capped output.
+
+mod builder;
+mod engine;
+mod guest;
+mod limiter;
+mod pipes;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+use crate::limits::MAX_STDERR_BYTES;
+use crate::module::{ModuleBytes, ModuleFormat};
+use crate::units::{format_duration, format_size};
+use builder::{WasiGrant, wasi_builder};
+use guest::{Ending, RunSetup};
+use limiter::GuestLimiter;
+use pipes::CappedPipe;
+
+/// What a guest is given for one run: everything beyond this is denied.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// `argv[0]` inside the guest (the provider name).
+    pub program_name: String,
+    /// Guest arguments after `argv[0]`.
+    pub args: Vec<String>,
+    /// Guest environment, resolved to values. Values may be secrets: never print them.
+    pub env: Vec<(String, String)>,
+    /// Budget for all linear memory together.
+    pub memory_bytes: u64,
+    /// Wall-clock limit for instantiating and running the guest.
+    pub timeout: Duration,
+    /// Cap on stdout.
+    pub max_output_bytes: u64,
+}
+
+/// Why a guest run failed. Messages never contain guest output or environment values.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuestError {
+    /// The engine could not be set up.
+    #[error("cannot start the WebAssembly engine: {0}")]
+    Engine(String),
+    /// The module did not compile (invalid or unsupported wasm).
+    #[error("module does not compile: {0}")]
+    Compile(String),
+    /// The guest exited with a non-zero status.
+    #[error("guest exited with status {0}")]
+    Exit(i32),
+    /// The guest trapped (panic, `unreachable`, out-of-bounds access, stack overflow), or could
+    /// not be instantiated (an import this host does not provide).
+    #[error("guest {0}")]
+    Trap(String),
+    /// The guest ran past its deadline.
+    #[error("guest did not finish within the {} time limit", format_duration(*.0))]
+    Timeout(Duration),
+    /// The guest tried to grow its memory past the budget.
+    #[error("guest exceeded the {} memory limit", format_size(*.0))]
+    MemoryLimit(u64),
+    /// The guest wrote more than the stdout cap.
+    #[error("guest wrote more than {} to stdout", format_size(*.0))]
+    StdoutLimit(u64),
+    /// The guest wrote more than the stderr cap.
+    #[error("guest wrote more than {} to stderr", format_size(*.0 as u64))]
+    StderrLimit(usize),
+}
+
+/// What came out of a run.
+#[derive(Debug)]
+pub struct GuestRun {
+    /// The guest's stdout (at most the cap).
+    pub stdout: Vec<u8>,
+    /// The guest's stderr (at most [`MAX_STDERR_BYTES`]).
+    pub stderr: Vec<u8>,
+    /// `Ok` if the guest finished with status 0 within every limit.
+    pub result: Result<(), GuestError>,
+}
+
+/// Compiled guest code, ready to instantiate.
+pub enum Compiled {
+    /// A `wasm32-wasip2` component.
+    Component(Component),
+    /// A `wasm32-wasip1` core module.
+    CoreModule(wasmtime::Module),
+}
+
+/// The engine and its epoch ticker. One per process: compile once, run once.
+pub struct Sandbox {
+    engine: Engine,
+    _ticker: engine::EpochTicker,
+}
+
+/// Renders an engine error on one line, causes included.
+pub(crate) fn one_line(err: &wasmtime::Error) -> String {
+    let text = err
+        .chain()
+        .map(|cause| cause.to_string())
+        .collect::<Vec<_>>()
+        .join(": ");
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Describes a failed run briefly: the trap code for traps (the wasm backtrace is noise in a
+/// kubelet log line), else the error chain, shortened.
+fn describe_failure(err: &wasmtime::Error) -> String {
+    if let Some(trap) = err.downcast_ref::<wasmtime::Trap>() {
+        let hint = match trap {
+            wasmtime::Trap::UnreachableCodeReached => {
+                " (a Rust guest panicked or aborted; its stderr above says why)"
+            }
+            wasmtime::Trap::StackOverflow => " (runaway recursion?)",
+            _ => "",
+        };
+        let text = trap.to_string();
+        let text = text.strip_prefix("wasm trap: ").unwrap_or(&text);
+        return format!("trapped: {text}{hint}");
+    }
+    let text = one_line(err);
+    if text.chars().count() > 400 {
+        let short: String = text.chars().take(400).collect();
+        format!("failed: {short}...")
+    } else {
+        format!("failed: {text}")
+    }
+}
+
+impl Sandbox {
+    /// Sets up the engine.
+    pub fn new() -> Result<Self, GuestError> {
+        let engine = engine::build_engine().map_err(|e| GuestError::Engine(one_line(&e)))?;
+        let ticker = engine::EpochTicker::start(&engine)
+            .map_err(|e| GuestError::Engine(format!("cannot start the epoch ticker: {e}")))?;
+        Ok(Sandbox {
+            engine,
+            _ticker: ticker,
+        })
+    }
+
+    /// The engine (for precompilation and inspection).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Compiles a module or component from its bytes.
+    pub fn compile(&self, module: &ModuleBytes) -> Result<Compiled, GuestError> {
+        let compiled = match module.format {
+            ModuleFormat::Component => {
+                Component::from_binary(&self.engine, &module.bytes).map(Compiled::Component)
+            }
+            ModuleFormat::CoreModule => {
+                wasmtime::Module::from_binary(&self.engine, &module.bytes).map(Compiled::CoreModule)
+            }
+        };
+        compiled.map_err(|e| GuestError::Compile(one_line(&e)))
+    }
+
+    /// Runs `compiled` with `grant`, feeding it `stdin`.
+    pub fn run(&self, compiled: &Compiled, grant: &Grant, stdin: Vec<u8>) -> GuestRun {
+        let stdout = CappedPipe::new(usize::try_from(grant.max_output_bytes).unwrap_or(usize::MAX));
+        let stderr = CappedPipe::new(MAX_STDERR_BYTES);
+        let memory_exceeded = Arc::new(AtomicBool::new(false));
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let deadline = Instant::now() + grant.timeout;
+        let setup = RunSetup {
+            wasi: wasi_builder(WasiGrant {
+                program_name: &grant.program_name,
+                args: &grant.args,
+                env: &grant.env,
+                stdin,
+                stdout: stdout.clone(),
+                stderr: stderr.clone(),
+            }),
+            limiter: GuestLimiter::new(
+                usize::try_from(grant.memory_bytes).unwrap_or(usize::MAX),
+                memory_exceeded.clone(),
+            ),
+            deadline,
+            timed_out: timed_out.clone(),
+        };
+        let ending = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Err(e) => Ending::Failed(wasmtime::format_err!("cannot start the async runtime: {e}")),
+            Ok(runtime) => runtime.block_on(async {
+                let run = async {
+                    match compiled {
+                        Compiled::Component(c) => {
+                            guest::run_component(&self.engine, c, setup).await
+                        }
+                        Compiled::CoreModule(m) => {
+                            guest::run_core_module(&self.engine, m, setup).await
+                        }
+                    }
+                };
+                // Epochs stop a guest spinning in wasm; this stops one blocked in a host call.
+                tokio::time::timeout_at(deadline.into(), run)
+                    .await
+                    .unwrap_or(Ending::TimedOut)
+            }),
+        };
+        // The most specific cause wins: a limit the host enforced explains the trap it caused.
+        let result = if stdout.overflowed() {
+            Err(GuestError::StdoutLimit(grant.max_output_bytes))
+        } else if stderr.overflowed() {
+            Err(GuestError::StderrLimit(MAX_STDERR_BYTES))
+        } else if memory_exceeded.load(Ordering::SeqCst) {
+            Err(GuestError::MemoryLimit(grant.memory_bytes))
+        } else {
+            match ending {
+                Ending::Success => Ok(()),
+                Ending::Exit(code) => Err(GuestError::Exit(code)),
+                Ending::TimedOut => Err(GuestError::Timeout(grant.timeout)),
+                Ending::Failed(err) => Err(GuestError::Trap(describe_failure(&err))),
+            }
+        };
+        GuestRun {
+            stdout: stdout.contents(),
+            stderr: stderr.contents(),
+            result,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Strict JSON reading shared by request and response decoding.
+//!
+//! The kubelet decodes with Kubernetes' strict codec: duplicate keys are errors, field names are
+//! case-sensitive, types must match, and `null` leaves a field at its zero value. serde_json's
+//! `Value` silently keeps the last of duplicate keys, so this module parses into a `Value` while
+//! rejecting duplicates, and offers typed accessors whose errors never echo a value (values may be
+//! secrets; only field paths and JSON types are named).
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// What went wrong reading strict JSON. Messages name field paths and JSON types, never values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The input is not one JSON document surrounded by optional whitespace.
+    #[error("not a single JSON document ({0})")]
+    Syntax(String),
+    /// The same key appears twice in one object.
+    #[error("duplicate field {0}")]
+    DuplicateField(String),
+    /// A field the type does not have (the kubelet's strict decoding rejects these).
+    #[error("unknown field {0}")]
+    UnknownField(String),
+    /// A field of the wrong JSON type.
+    #[error("field {field} must be {expected}, not {found}")]
+    WrongType {
+        /// Field path, e.g. `"auth[\"r.io\"].username"`.
+        field: String,
+        /// The JSON type the kubelet expects.
+        expected: &'static str,
+        /// The JSON type found.
+        found: &'static str,
+    },
+}
+
+/// Parses `bytes` as exactly one JSON value (whitespace around it allowed), rejecting duplicate keys.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Value, JsonError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = StrictValue {
+        path: String::new(),
+    }
+    .deserialize(&mut de)
+    .map_err(classify)?;
+    de.end().map_err(classify)?;
+    Ok(value)
+}
+
+fn classify(err: serde_json::Error) -> JsonError {
+    // Data errors come only from our visitor (duplicates); their text is a path we built.
+    if let Some(path) = err.to_string().strip_prefix(DUPLICATE_MARKER) {
+        let path = path.split(" at line ").next().unwrap_or(path);
+        return JsonError::DuplicateField(path.to_owned());
+    }
+    // serde_json's syntax messages name positions and expectations, not input text.
+    JsonError::Syntax(err.to_string())
+}
+
+const DUPLICATE_MARKER: &str = "\u{0}duplicate:";
+
+/// Renders an object key for a field path, quoted and escaped, shortened if long.
+pub(crate) fn key_path(parent: &str, key: &str) -> String {
+    let shown: String = if key.chars().count() > 80 {
+        key.chars().take(80).chain("...".chars()).collect()
+    } else {
+        key.to_owned()
+    };
+    if parent.is_empty() {
+        format!("{shown:?}")
+    } else {
+        format!("{parent}[{shown:?}]")
+    }
+}
+
+struct StrictValue {
+    path: String,
+}
+
+impl<'de> DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        let mut index = 0usize;
+        while let Some(item) = seq.next_element_seed(StrictValue {
+            path: format!("{}[{index}]", self.path),
+        })? {
+            items.push(item);
+            index += 1;
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = key_path(&self.path, &key);
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("{DUPLICATE_MARKER}{path}")));
+            }
+            let value = map.next_value_seed(StrictValue { path })?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// The JSON type name of a value, for error messages.
+pub(crate) fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Reads an optional string field the way Go does: absent or `null` is `None`.
+pub(crate) fn opt_string(
+    object: &Map<String, Value>,
+    parent: &str,
+    key: &str,
+) -> Result<Option<String>, JsonError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(JsonError::WrongType {
+            field: key_path(parent, key),
+            expected: "a string",
+            found: type_name(other),
+        }),
+    }
+}
+
+/// Reads an optional object field: absent or `null` is `None`.
+pub(crate) fn opt_object<'v>(
+    object: &'v Map<String, Value>,
+    parent: &str,
+    key: &str,
+) -> Result<Option<&'v Map<String, Value>>, JsonError> {
+    match object.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(o)) => Ok(Some(o)),
+        Some(other) => Err(JsonError::WrongType {
+            field: key_path(parent, key),
+            expected: "an object",
+            found: type_name(other),
+        }),
+    }
+}
+
+/// Rejects any key of `object` not in `allowed` (exact, case-sensitive).
+pub(crate) fn deny_unknown(
+    object: &Map<String, Value>,
+    parent: &str,
+    allowed: &[&str],
+) -> Result<(), JsonError> {
+    match object.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(unknown) => Err(JsonError::UnknownField(key_path(parent, unknown))),
+        None => Ok(()),
+    }
+}
+
+/// Requires the top-level value to be an object.
+pub(crate) fn top_object(value: &Value) -> Result<&Map<String, Value>, JsonError> {
+    match value {
+        Value::Object(o) => Ok(o),
+        other => Err(JsonError::WrongType {
+            field: "(top level)".to_owned(),
+            expected: "an object",
+            found: type_name(other),
+        }),
+    }
+}
+
+/// Shows a protocol value (apiVersion, kind, cacheKeyType, duration) in an error message only if
+/// it looks like one: short and made of identifier characters. Anything else could be a secret a
+/// confused plugin put in the wrong field.
+pub(crate) fn shown(value: &str) -> String {
+    let plain = value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "./_:-+".contains(c));
+    if plain {
+        format!("{value:?}")
+    } else {
+        "(value not shown)".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_top_level_key_is_rejected() {
+        let err = parse(br#"{"a":1,"a":2}"#).unwrap_err();
+        assert_eq!(err, JsonError::DuplicateField("\"a\"".into()));
+    }
+
+    #[test]
+    fn duplicate_nested_key_names_its_path() {
+        let err = parse(br#"{"auth":{"r.io":{"username":"u","username":"v"}}}"#).unwrap_err();
+        assert_eq!(
+            err,
+            JsonError::DuplicateField("\"auth\"[\"r.io\"][\"username\"]".into())
+        );
+    }
+
+    #[test]
+    fn trailing_text_is_a_syntax_error() {
+        assert!(matches!(parse(b"{} done"), Err(JsonError::Syntax(_))));
+        assert!(matches!(parse(b"log\n{}"), Err(JsonError::Syntax(_))));
+        assert!(matches!(parse(b""), Err(JsonError::Syntax(_))));
+        assert!(matches!(parse(b"{}{}"), Err(JsonError::Syntax(_))));
+    }
+
+    #[test]
+    fn whitespace_around_is_fine() {
+        assert!(parse(b" \n\t{}\r\n ").is_ok());
+    }
+
+    #[test]
+    fn syntax_errors_do_not_echo_input() {
+        let err = parse(br#"{"password":"hunter2" "x"}"#).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        let err = parse(br#"{"password":"hunter2\q"}"#).unwrap_err();
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn shown_hides_odd_values() {
+        assert_eq!(shown("Registry"), "\"Registry\"");
+        assert_eq!(shown("pass word"), "(value not shown)");
+        assert_eq!(shown(&"x".repeat(65)), "(value not shown)");
+    }
+}

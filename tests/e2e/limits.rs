@@ -1,0 +1,134 @@
+//! Guests that exhaust a resource: time (spinning or blocked), memory, output. Each is stopped
+//! at its limit and reported as such.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+/// Generous bound on how long past its timeout a stopped guest may take to be reported (engine
+/// start-up and compilation on a busy machine included). Not a performance target: it only
+/// catches a limit that does not hold at all (the guests below never end on their own).
+const MARGIN: Duration = Duration::from_secs(20);
+
+fn assert_stopped_at_timeout(guest: &str) {
+    for target in Target::ALL {
+        let out = exec_guest(guest, target, &["--timeout", "1s"], &v1_request());
+        out.assert_refused(guest, "guest did not finish within the 1s time limit");
+        assert!(
+            out.elapsed < Duration::from_secs(1) + MARGIN,
+            "{guest} on {target} ran {:?}",
+            out.elapsed
+        );
+        assert!(
+            out.elapsed >= Duration::from_secs(1),
+            "stopped before its time"
+        );
+    }
+}
+
+#[test]
+fn spinning_guest_is_stopped_at_the_timeout() {
+    assert_stopped_at_timeout("loop_forever");
+}
+
+#[test]
+fn sleeping_guest_is_stopped_at_the_timeout() {
+    assert_stopped_at_timeout("sleep_forever");
+}
+
+#[test]
+fn guest_reading_stdin_forever_is_stopped_at_the_timeout() {
+    assert_stopped_at_timeout("read_stdin_forever");
+}
+
+#[test]
+fn memory_growth_past_the_limit_is_stopped() {
+    for target in Target::ALL {
+        let out = exec_guest("grow_memory", target, &["--memory", "16Mi"], &v1_request());
+        out.assert_refused("grow_memory", "guest exceeded the 16 MiB memory limit");
+        assert!(!out.stdout.contains("ESCAPED"));
+    }
+}
+
+#[test]
+fn stdout_flood_is_stopped_at_the_cap() {
+    for target in Target::ALL {
+        let out = exec_guest(
+            "flood_stdout",
+            target,
+            &["--max-output", "64Ki"],
+            &v1_request(),
+        );
+        out.assert_refused("flood_stdout", "guest wrote more than 64 KiB to stdout");
+    }
+}
+
+#[test]
+fn stderr_flood_is_stopped_at_the_cap() {
+    for target in Target::ALL {
+        let out = exec_guest("flood_stderr", target, &[], &v1_request());
+        out.assert_refused("flood_stderr", "guest wrote more than 64 KiB to stderr");
+        // What was forwarded stays within the cap (plus the per-line prefix).
+        assert!(
+            out.stderr.len() < 80 * 1024,
+            "{} bytes forwarded",
+            out.stderr.len()
+        );
+    }
+}
+
+#[test]
+fn panicking_guest_is_reported_with_its_message() {
+    for target in Target::ALL {
+        let out = exec_guest("panic", target, &[], &v1_request());
+        out.assert_refused("panic", "guest trapped");
+        assert!(
+            out.stderr
+                .contains("[panic] deliberate panic from test guest"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn trapping_guest_is_reported() {
+    for target in Target::ALL {
+        let out = exec_guest("trap", target, &[], &v1_request());
+        out.assert_refused(
+            "trap",
+            "guest trapped: wasm `unreachable` instruction executed",
+        );
+    }
+}
+
+#[test]
+fn oversized_request_is_refused() {
+    let mut huge = vec![b' '; 100 * 1024 * 1024];
+    huge.extend_from_slice(&v1_request());
+    let out = exec_guest("echo_request", Target::P1, &[], &huge);
+    out.assert_refused("echo_request", "request is larger than 1 MiB");
+}
+
+#[test]
+fn limit_options_are_checked_at_start_up() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--timeout", "60s"],
+            "must be below the kubelet's 1m0s plugin timeout",
+        ),
+        (&["--timeout", "0s"], "--timeout"),
+        (&["--timeout", "10"], "missing unit"),
+        (&["--memory", "lots"], "--memory"),
+        (&["--memory", "100Ki"], "--memory must be between"),
+        (&["--max-output", "0"], "--max-output must be positive"),
+        (&["--sha256", "abc"], "--sha256"),
+        (&["--env", "=x"], "--env"),
+        (&["--bogus"], "unexpected argument '--bogus'"),
+    ];
+    for (args, needle) in cases {
+        let out = exec_guest("echo_request", Target::P1, args, &v1_request());
+        out.assert_refused("echo_request", needle);
+        assert_eq!(out.status.code(), Some(2), "usage errors exit 2: {args:?}");
+    }
+}

@@ -1,0 +1,21 @@
+//! End-to-end tests: the built `wasm-credential-provider` binary, executed the way the kubelet
+//! executes a credential provider plugin, running real wasm guests for both WASI targets.
+
+mod escapes;
+mod exec_path;
+mod limits;
+mod modules;
+mod responses;
+mod support;
+
+/// Every hostile or helper guest in `tests/guests` is exercised by some test here.
+#[test]
+fn every_test_guest_has_a_test() {
+    test_artifacts::assert_every_guest_is_tested(&[
+        include_str!("escapes.rs"),
+        include_str!("exec_path.rs"),
+        include_str!("limits.rs"),
+        include_str!("modules.rs"),
+        include_str!("responses.rs"),
+    ]);
+}

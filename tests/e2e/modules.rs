@@ -1,0 +1,87 @@
+//! Module files: digest pinning, missing files, files that are not wasm.
+
+use sha2::{Digest, Sha256};
+
+use crate::support::*;
+
+fn digest_of(path: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+#[test]
+fn matching_digest_runs() {
+    for target in Target::ALL {
+        let module = test_artifacts::guest("echo_request", target);
+        let digest = digest_of(&module);
+        let pinned = format!("sha256:{digest}");
+        for pin in [digest.as_str(), pinned.as_str()] {
+            let out = exec(
+                &["--module", module.to_str().unwrap(), "--sha256", pin],
+                &v1_request(),
+            );
+            out.json();
+        }
+    }
+}
+
+#[test]
+fn tampered_module_is_refused_before_it_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = test_artifacts::guest("echo_request", Target::P2);
+    let digest = digest_of(&original);
+    let mut bytes = std::fs::read(&original).unwrap();
+    // Flip one byte in a custom-section-free tail: still plausible wasm framing, other digest.
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    let tampered = dir.path().join("echo_request.wasm");
+    std::fs::write(&tampered, &bytes).unwrap();
+    let out = exec(
+        &["--module", tampered.to_str().unwrap(), "--sha256", &digest],
+        &v1_request(),
+    );
+    out.assert_refused("echo_request", "refusing to run it");
+    assert!(out.stderr.contains(&digest), "names the pinned digest");
+}
+
+#[test]
+fn missing_module_is_refused() {
+    let out = exec(&["--module", "/nonexistent/provider.wasm"], &v1_request());
+    out.assert_refused(
+        "provider",
+        "module /nonexistent/provider.wasm does not exist",
+    );
+}
+
+#[test]
+fn non_wasm_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "this is not wasm").unwrap();
+    let out = exec(&["--module", text.to_str().unwrap()], &v1_request());
+    out.assert_refused("notes", "is not a WebAssembly module or component");
+
+    let native = dir.path().join("native");
+    std::fs::copy("/bin/true", &native).unwrap();
+    let out = exec(&["--module", native.to_str().unwrap()], &v1_request());
+    out.assert_refused("native", "is not a WebAssembly module or component");
+
+    // Right magic, garbage after it.
+    let broken = dir.path().join("broken.wasm");
+    std::fs::write(&broken, b"\0asm\x01\0\0\0\xff\xff\xff").unwrap();
+    let out = exec(&["--module", broken.to_str().unwrap()], &v1_request());
+    out.assert_refused("broken", "module does not compile");
+
+    let empty = dir.path().join("empty.wasm");
+    std::fs::write(&empty, b"").unwrap();
+    let out = exec(&["--module", empty.to_str().unwrap()], &v1_request());
+    out.assert_refused("empty", "is not a WebAssembly module or component");
+}
+
+#[test]
+fn a_directory_is_not_a_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("provider.wasm");
+    std::fs::create_dir(&sub).unwrap();
+    let out = exec(&["--module", sub.to_str().unwrap()], &v1_request());
+    out.assert_refused("provider", "cannot read module");
+}
