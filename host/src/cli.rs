@@ -44,6 +44,9 @@ pub struct Cli {
 pub enum Command {
     /// Answer one kubelet credential request with a sandboxed module (the default mode).
     Run(RunArgs),
+    /// Compile a module ahead of time to native code (.cwasm) for this host's engine, for
+    /// `run --allow-precompiled`. Prints the output's sha256 to pin it with.
+    Compile(crate::precompile::CompileArgs),
 }
 
 /// Arguments of the run mode, as written in a provider's `args`.
@@ -82,6 +85,15 @@ pub struct RunArgs {
         default_value = "ServiceAccount"
     )]
     pub token_cache_type: TokenCacheType,
+    /// Cache compiled code here, keyed by the module's sha256 and the engine configuration, so
+    /// later execs skip compilation. Created 0700; refused (with a warning) if owned by another
+    /// user or writable by others. Recommended on nodes: /var/cache/wasm-credential-provider.
+    #[arg(long = "cache-dir", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Allow --module to be a precompiled .cwasm (from `compile`). It is native code: only
+    /// allow it for files as trusted as the host binary, and pin it with --sha256.
+    #[arg(long = "allow-precompiled")]
+    pub allow_precompiled: bool,
 }
 
 /// How the binary was invoked.
@@ -164,6 +176,17 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Err(err) => return report_clap_error(&provider_hint, err),
     };
     match cli.command {
+        Command::Compile(args) => {
+            let provider = args
+                .module
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "-".into());
+            match crate::precompile::compile(&args, &mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => fail(&provider, &err),
+            }
+        }
         Command::Run(run_args) => {
             let (provider, module) = match locate_module(&run_args, &invocation) {
                 Ok(found) => found,
@@ -300,6 +323,8 @@ fn run_config(args: RunArgs, provider: String, module: PathBuf) -> Result<RunCon
         module,
         sha256,
         token_cache_type: args.token_cache_type,
+        cache_dir: args.cache_dir,
+        allow_precompiled: args.allow_precompiled,
     })
 }
 

@@ -7,11 +7,13 @@
 //! kubelet's own rules, and writes the canonical response.
 #![deny(missing_docs)]
 
+pub mod cache;
 pub mod cli;
 pub mod error;
 pub mod kubelet;
 pub mod limits;
 pub mod module;
+pub mod precompile;
 pub mod run;
 pub mod sandbox;
 pub mod units;

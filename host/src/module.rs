@@ -18,6 +18,11 @@ pub enum ModuleFormat {
     Component,
     /// A core module (`wasm32-wasip1`): gets WASI preview 1 (stdio, clocks, random).
     CoreModule,
+    /// A component compiled ahead of time to native code (`compile`); runs only with
+    /// `--allow-precompiled`.
+    PrecompiledComponent,
+    /// A core module compiled ahead of time to native code; runs only with `--allow-precompiled`.
+    PrecompiledModule,
 }
 
 impl ModuleFormat {
@@ -26,7 +31,10 @@ impl ModuleFormat {
         match bytes.get(..8)? {
             [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00] => Some(ModuleFormat::CoreModule),
             [0x00, 0x61, 0x73, 0x6d, _, _, 0x01, 0x00] => Some(ModuleFormat::Component),
-            _ => None,
+            _ => match wasmtime::Engine::detect_precompiled(bytes)? {
+                wasmtime::Precompiled::Component => Some(ModuleFormat::PrecompiledComponent),
+                wasmtime::Precompiled::Module => Some(ModuleFormat::PrecompiledModule),
+            },
         }
     }
 
@@ -35,6 +43,8 @@ impl ModuleFormat {
         match self {
             ModuleFormat::Component => "component (wasm32-wasip2)",
             ModuleFormat::CoreModule => "core module (wasm32-wasip1)",
+            ModuleFormat::PrecompiledComponent => "precompiled component (native code)",
+            ModuleFormat::PrecompiledModule => "precompiled core module (native code)",
         }
     }
 }

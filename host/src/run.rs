@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use credential_provider_protocol::{Expectation, Request, Response};
 
+use crate::cache::CompileCache;
 use crate::error::Error;
 use crate::limits::MAX_REQUEST_BYTES;
 use crate::module::{ModuleBytes, Sha256Digest};
@@ -40,6 +41,10 @@ pub struct RunConfig {
     pub grant: Grant,
     /// The provider's `tokenAttributes.cacheType`.
     pub token_cache_type: TokenCacheType,
+    /// Where compiled code is cached, if anywhere.
+    pub cache_dir: Option<PathBuf>,
+    /// Whether a precompiled (`.cwasm`, native code) module may run.
+    pub allow_precompiled: bool,
 }
 
 /// Answers one request: reads it from `stdin`, runs the guest, writes the response to `stdout`.
@@ -57,7 +62,17 @@ pub fn run(
     let module = ModuleBytes::load(&config.module, config.sha256.as_ref())?;
     // 3. Sandbox.
     let sandbox = Sandbox::new()?;
-    let compiled = sandbox.compile(&module)?;
+    let cache = config.cache_dir.as_deref().and_then(|dir| {
+        CompileCache::open(dir, sandbox.engine())
+            .map_err(|e| warn(&config.provider, log, &e.to_string()))
+            .ok()
+    });
+    let (compiled, _origin) = sandbox.load(
+        &module,
+        config.allow_precompiled,
+        cache.as_ref(),
+        &mut |message| warn(&config.provider, log, &message),
+    )?;
     let guest = sandbox.run(&compiled, &config.grant, request.to_stdin_bytes());
     forward_guest_log(&config.provider, &guest.stderr, log);
     guest.result?;
@@ -80,6 +95,15 @@ pub fn run(
         .write_all(&out)
         .and_then(|()| stdout.flush())
         .map_err(Error::WriteResponse)
+}
+
+/// Writes a host warning line (the run goes on).
+fn warn(provider: &str, log: &mut dyn Write, message: &str) {
+    let message = message.replace(['\n', '\r'], " ");
+    let _ = writeln!(
+        log,
+        "wasm-credential-provider: {provider}: warning: {message}"
+    );
 }
 
 /// Reads at most [`MAX_REQUEST_BYTES`] and decodes them strictly.

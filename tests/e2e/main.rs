@@ -1,6 +1,7 @@
 //! End-to-end tests: the built `wasm-credential-provider` binary, executed the way the kubelet
 //! executes a credential provider plugin, running real wasm guests for both WASI targets.
 
+mod cache;
 mod escapes;
 mod exec_path;
 mod limits;
@@ -12,6 +13,7 @@ mod support;
 #[test]
 fn every_test_guest_has_a_test() {
     test_artifacts::assert_every_guest_is_tested(&[
+        include_str!("cache.rs"),
         include_str!("escapes.rs"),
         include_str!("exec_path.rs"),
         include_str!("limits.rs"),

@@ -4,6 +4,7 @@ mod builder;
 mod engine;
 mod guest;
 mod limiter;
+mod load;
 mod pipes;
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use builder::{WasiGrant, wasi_builder};
 use guest::{Ending, RunSetup};
 use limiter::GuestLimiter;
 use pipes::CappedPipe;
+
+pub use load::Origin;
 
 /// What a guest is given for one run: everything beyond this is denied.
 #[derive(Clone, Debug)]
@@ -153,6 +156,11 @@ impl Sandbox {
             }
             ModuleFormat::CoreModule => {
                 wasmtime::Module::from_binary(&self.engine, &module.bytes).map(Compiled::CoreModule)
+            }
+            ModuleFormat::PrecompiledComponent | ModuleFormat::PrecompiledModule => {
+                return Err(GuestError::Compile(
+                    "the module is precompiled; load it with Sandbox::load".into(),
+                ));
             }
         };
         compiled.map_err(|e| GuestError::Compile(one_line(&e)))

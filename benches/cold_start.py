@@ -1,0 +1,184 @@
+#!/usr/bin/env python3
+"""Cold-start benchmark: the kubelet execs a credential provider on every cache miss, so the cost
+of one exec is what users feel.
+
+Compares, on the same request, a native build of a plugin, the host with a warm compile cache,
+and the host compiling the module from scratch; for the static-credentials plugin and, when the
+HTTP example guest exists, a plugin doing one HTTP request to a loopback server. For each: median
+and p95 wall time over N execs, and peak RSS. Writes a Markdown table to docs/benchmarks.md
+(between the BEGIN/END markers) and prints it.
+
+Usage: python3 benches/cold_start.py [--runs 50] [--no-build]
+"""
+
+import argparse
+import http.server
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+HOST = TARGET / "release" / "wasm-credential-provider"
+REQUEST = (
+    b'{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1",'
+    b'"image":"registry.example.com/team/app"}\n'
+)
+DOC = ROOT / "docs" / "benchmarks.md"
+BEGIN = "<!-- BEGIN cold_start.py -->"
+END = "<!-- END cold_start.py -->"
+
+
+def build():
+    run = lambda *a: subprocess.run(a, cwd=ROOT, check=True)
+    run("cargo", "build", "--release", "-p", "wasm-credential-provider")
+    run("cargo", "build", "--release", "-p", "static-credentials")
+    run("cargo", "build", "--release", "-p", "static-credentials", "--target", "wasm32-wasip2")
+    if (ROOT / "tests/guests/src/bin/http_get.rs").exists():
+        run("cargo", "build", "--release", "-p", "test-guests", "--bin", "http_get")
+        run("cargo", "build", "--release", "-p", "test-guests", "--bin", "http_get",
+            "--target", "wasm32-wasip2")
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def exec_once(argv, env):
+    """One exec like the kubelet's: request on stdin. Returns (seconds, peak RSS KiB).
+
+    The exec goes through GNU time, which reports the plugin's own peak RSS: a child forked
+    straight from this Python process would be charged Python's RSS too. The wall time includes
+    that small extra fork for every row alike."""
+    with tempfile.NamedTemporaryFile("r") as rss_file:
+        start = time.perf_counter()
+        proc = subprocess.run([GNU_TIME, "-f", "%M", "-o", rss_file.name, *argv],
+                              input=REQUEST, capture_output=True, env=env)
+        elapsed = time.perf_counter() - start
+        if proc.returncode != 0 or not proc.stdout.startswith(b"{"):
+            sys.exit(f"benchmark exec failed: {argv}\n{proc.stderr.decode(errors='replace')}")
+        rss_kib = int(rss_file.read().strip().splitlines()[-1])
+    return elapsed, rss_kib
+
+
+def measure(argv, env, runs, setup=None):
+    times, rss = [], []
+    for _ in range(runs):
+        if setup:
+            setup()
+        t, r = exec_once(argv, env)
+        times.append(t)
+        rss.append(r)
+    times.sort()
+    p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
+    return statistics.median(times), p95, max(rss)
+
+
+class Quiet(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b'{"ok":true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--no-build", action="store_true")
+    args = parser.parse_args()
+    if not os.access(GNU_TIME, os.X_OK):
+        sys.exit("this benchmark needs GNU time (Debian package `time`) for peak RSS")
+    if args.runs < 50:
+        print("note: fewer than 50 runs; p95 is rough", file=sys.stderr)
+    if not args.no_build:
+        build()
+
+    base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "REGISTRY_USERNAME": "robot", "REGISTRY_PASSWORD": "bench-password"}
+    rows = []
+    work = Path(tempfile.mkdtemp(prefix="wcp-bench-"))
+    try:
+        cases = [(
+            "static-credentials",
+            [str(TARGET / "release" / "static-credentials")],
+            TARGET / "wasm32-wasip2" / "release" / "static-credentials.wasm",
+            ["--env", "REGISTRY_USERNAME", "--env", "REGISTRY_PASSWORD"],
+            base_env,
+        )]
+        server = None
+        http_wasm = TARGET / "wasm32-wasip2" / "release" / "http_get.wasm"
+        if http_wasm.exists():
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            url = f"http://127.0.0.1:{server.server_address[1]}/token"
+            cases.append((
+                "one HTTP request (loopback)",
+                [str(TARGET / "release" / "http_get"), url],
+                http_wasm,
+                ["--allow-http", f"http://127.0.0.1:{server.server_address[1]}", "--arg", url],
+                base_env,
+            ))
+        for name, native, module, host_args, env in cases:
+            cache = work / f"cache-{module.stem}"
+            host = [str(HOST), "--module", str(module), *host_args]
+            warm = [*host, "--cache-dir", str(cache)]
+            exec_once(warm, env)  # populate the cache
+            results = [
+                ("native plugin", measure(native, env, args.runs)),
+                ("host, warm cache", measure(warm, env, args.runs)),
+                ("host, compiling", measure(host, env, args.runs)),
+            ]
+            for label, (median, p95, rss) in results:
+                rows.append((name, label, median, p95, rss))
+        if server:
+            server.shutdown()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    sizes = []
+    for name, path in [("host binary (release)", HOST),
+                       ("static-credentials.wasm", TARGET / "wasm32-wasip2/release/static-credentials.wasm"),
+                       ("http_get.wasm", TARGET / "wasm32-wasip2/release/http_get.wasm")]:
+        if path.exists():
+            sizes.append(f"| {name} | {path.stat().st_size / 1024 / 1024:.2f} MiB |")
+
+    lines = [
+        BEGIN,
+        f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores, "
+        f"{args.runs} execs per row (`python3 benches/cold_start.py`).",
+        "",
+        "| plugin | how it runs | median | p95 | peak RSS |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for name, label, median, p95, rss in rows:
+        lines.append(f"| {name} | {label} | {median * 1000:.2f} ms | {p95 * 1000:.2f} ms | "
+                     f"{rss / 1024:.1f} MiB |")
+    lines += ["", "| file | size |", "| --- | --- |", *sizes, END]
+    table = "\n".join(lines)
+    print(table)
+
+    DOC.parent.mkdir(exist_ok=True)
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n\n" + BEGIN + "\n" + END + "\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        text = head + table + tail
+    else:
+        text += "\n" + table + "\n"
+    DOC.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,272 @@
+//! The compile cache and precompiled modules: hits, misses, corrupt or foreign entries,
+//! untrusted directories, module replacement, concurrency, and `.cwasm` rules.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::support::*;
+
+fn run_cached(module: &Path, cache: &Path) -> Outcome {
+    exec(
+        &[
+            "--module",
+            module.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        &v1_request(),
+    )
+}
+
+/// The one entry in the cache directory (ignoring nothing: there must be exactly one).
+fn only_entry(cache: &Path) -> PathBuf {
+    let entries: Vec<PathBuf> = std::fs::read_dir(cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "one cache entry, found {entries:?}");
+    entries.into_iter().next().unwrap()
+}
+
+fn echo_module(dir: &Path, target: Target) -> PathBuf {
+    let module = dir.join("provider.wasm");
+    std::fs::copy(test_artifacts::guest("echo_request", target), &module).unwrap();
+    module
+}
+
+#[test]
+fn miss_then_hit() {
+    for target in Target::ALL {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = tmp.path().join("cache");
+        let module = echo_module(tmp.path(), target);
+        let first = run_cached(&module, &cache);
+        let expected = first.json();
+        assert_eq!(first.stderr, "", "a miss is silent");
+        let entry = only_entry(&cache);
+        let inode = std::fs::metadata(&entry).unwrap().ino();
+        assert_eq!(
+            std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert_eq!(
+            std::fs::metadata(&entry).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+
+        let second = run_cached(&module, &cache);
+        assert_eq!(second.json(), expected);
+        assert_eq!(second.stderr, "");
+        // A hit does not rewrite the entry.
+        assert_eq!(
+            std::fs::metadata(only_entry(&cache)).unwrap().ino(),
+            inode,
+            "{target}"
+        );
+    }
+}
+
+#[test]
+fn corrupt_entry_is_recompiled_never_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let module = echo_module(tmp.path(), Target::P2);
+    let expected = run_cached(&module, &cache).json();
+    let entry = only_entry(&cache);
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&entry, &bytes).unwrap();
+
+    let out = run_cached(&module, &cache);
+    assert_eq!(out.json(), expected);
+    assert!(
+        out.stderr.contains("warning: cache entry") && out.stderr.contains("corrupt or foreign"),
+        "{}",
+        out.stderr
+    );
+    // Replaced by a good entry: the next run is a silent hit.
+    let again = run_cached(&module, &cache);
+    assert_eq!(again.json(), expected);
+    assert_eq!(again.stderr, "");
+
+    // Garbage of the right name.
+    std::fs::write(only_entry(&cache), b"not compiled code").unwrap();
+    let out = run_cached(&module, &cache);
+    assert_eq!(out.json(), expected);
+    assert!(out.stderr.contains("corrupt or foreign"));
+}
+
+#[test]
+fn untrusted_directory_or_entry_falls_back_to_compiling() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let module = echo_module(tmp.path(), Target::P1);
+    let expected = run_cached(&module, &cache).json();
+
+    // An entry others can write is not loaded.
+    let entry = only_entry(&cache);
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = run_cached(&module, &cache);
+    assert_eq!(out.json(), expected);
+    assert!(
+        out.stderr.contains("writable by group or others"),
+        "{}",
+        out.stderr
+    );
+
+    // A directory others can write is not used at all.
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run_cached(&module, &cache);
+    assert_eq!(out.json(), expected);
+    assert!(
+        out.stderr.contains("warning: cache directory") && out.stderr.contains("not trusting it"),
+        "{}",
+        out.stderr
+    );
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    // An entry owned by another user is not loaded (needs root to arrange).
+    if rustix::process::geteuid().is_root() {
+        let entry = only_entry(&cache);
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::chown(&entry, Some(65534), Some(65534)).unwrap();
+        let out = run_cached(&module, &cache);
+        assert_eq!(out.json(), expected);
+        assert!(out.stderr.contains("owned by uid 65534"), "{}", out.stderr);
+
+        std::os::unix::fs::chown(&cache, Some(65534), Some(65534)).unwrap();
+        let out = run_cached(&module, &cache);
+        assert_eq!(out.json(), expected);
+        assert!(
+            out.stderr.contains("cache directory") && out.stderr.contains("owned by uid 65534")
+        );
+    }
+}
+
+#[test]
+fn replaced_module_with_the_same_name_is_not_served_from_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let module = echo_module(tmp.path(), Target::P2);
+    let echoed = run_cached(&module, &cache).json();
+    assert_eq!(only_credential(&echoed).1, "stdin");
+    std::fs::copy(test_artifacts::guest("report_env", Target::P2), &module).unwrap();
+    let reported = run_cached(&module, &cache).json();
+    assert_eq!(only_credential(&reported).1, "env", "the new module ran");
+}
+
+#[test]
+fn planted_symlink_cannot_redirect_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let module = echo_module(tmp.path(), Target::P2);
+    let expected = run_cached(&module, &cache).json();
+    let entry = only_entry(&cache);
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, b"do not overwrite").unwrap();
+    std::fs::remove_file(&entry).unwrap();
+    std::os::unix::fs::symlink(&victim, &entry).unwrap();
+    let out = run_cached(&module, &cache);
+    assert_eq!(out.json(), expected);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"do not overwrite");
+    assert!(
+        !std::fs::symlink_metadata(&entry)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "entry replaced by a real file"
+    );
+}
+
+#[test]
+fn thirty_two_concurrent_cold_execs_all_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let module = echo_module(tmp.path(), Target::P2);
+    let expected = exec(&["--module", module.to_str().unwrap()], &v1_request()).json();
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..32)
+            .map(|_| scope.spawn(|| run_cached(&module, &cache)))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in outcomes {
+        assert_eq!(out.json(), expected);
+        assert_eq!(out.stderr, "", "no warnings from concurrent writers");
+    }
+    only_entry(&cache);
+}
+
+#[test]
+fn precompiled_module_needs_permission_and_this_engine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let module = test_artifacts::guest("echo_request", Target::P2);
+    let cwasm = tmp.path().join("provider.cwasm");
+    let out = exec(
+        &[
+            "compile",
+            module.to_str().unwrap(),
+            "-o",
+            cwasm.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(out.stdout.contains("sha256:"));
+
+    let refused = exec(&["--module", cwasm.to_str().unwrap()], &v1_request());
+    refused.assert_refused("provider", "pass --allow-precompiled");
+
+    let expected = exec(&["--module", module.to_str().unwrap()], &v1_request()).json();
+    let allowed = exec(
+        &["--module", cwasm.to_str().unwrap(), "--allow-precompiled"],
+        &v1_request(),
+    );
+    assert_eq!(allowed.json(), expected);
+
+    // Core modules too.
+    let core = test_artifacts::guest("echo_request", Target::P1);
+    let core_cwasm = tmp.path().join("core.cwasm");
+    assert!(
+        exec(
+            &[
+                "compile",
+                core.to_str().unwrap(),
+                "-o",
+                core_cwasm.to_str().unwrap()
+            ],
+            b""
+        )
+        .status
+        .success()
+    );
+    let allowed = exec(
+        &[
+            "--module",
+            core_cwasm.to_str().unwrap(),
+            "--allow-precompiled",
+        ],
+        &v1_request(),
+    );
+    assert_eq!(allowed.json(), expected);
+
+    // Compiled by an engine with another configuration: refused.
+    let mut config = wasmtime::Config::new();
+    config.epoch_interruption(false).wasm_component_model(true);
+    let other = wasmtime::Engine::new(&config).unwrap();
+    let foreign = other
+        .precompile_component(&std::fs::read(&module).unwrap())
+        .unwrap();
+    let foreign_path = tmp.path().join("foreign.cwasm");
+    std::fs::write(&foreign_path, foreign).unwrap();
+    let out = exec(
+        &[
+            "--module",
+            foreign_path.to_str().unwrap(),
+            "--allow-precompiled",
+        ],
+        &v1_request(),
+    );
+    out.assert_refused("foreign", "not made by this host's engine configuration");
+}
