@@ -17,6 +17,7 @@ use crate::limits;
 use crate::module::Sha256Digest;
 use crate::run::{RunConfig, TokenCacheType, run};
 use crate::sandbox::Grant;
+use crate::scope::AuthKeyScope;
 use crate::units::{format_duration, format_size, parse_duration, parse_size};
 
 /// The binary's own name; invoked under any other name it acts as that provider.
@@ -94,6 +95,11 @@ pub struct RunArgs {
     /// allow it for files as trusted as the host binary, and pin it with --sha256.
     #[arg(long = "allow-precompiled")]
     pub allow_precompiled: bool,
+    /// Restrict the response's auth keys to registries matching PATTERN (matchImages syntax,
+    /// e.g. registry.example.com, *.gcr.io, *.azurecr.*); a response with any other key is
+    /// refused whole. Repeatable. Without it, any key is passed on.
+    #[arg(long = "allow-auth-key", value_name = "PATTERN")]
+    pub allow_auth_key: Vec<String>,
 }
 
 /// How the binary was invoked.
@@ -310,6 +316,7 @@ fn run_config(args: RunArgs, provider: String, module: PathBuf) -> Result<RunCon
         return Err(usage("--max-output must be positive".into()));
     }
     let env = resolve_env(&args.env, |name| std::env::var(name).ok())?;
+    let auth_key_scope = AuthKeyScope::parse(&args.allow_auth_key).map_err(usage)?;
     Ok(RunConfig {
         grant: Grant {
             program_name: provider.clone(),
@@ -325,6 +332,7 @@ fn run_config(args: RunArgs, provider: String, module: PathBuf) -> Result<RunCon
         token_cache_type: args.token_cache_type,
         cache_dir: args.cache_dir,
         allow_precompiled: args.allow_precompiled,
+        auth_key_scope,
     })
 }
 

@@ -28,6 +28,9 @@ pub enum Error {
     /// The guest's stdout is not a response the kubelet would accept.
     #[error("invalid response from the guest: {0}")]
     Response(#[from] ResponseError),
+    /// The response names a registry outside `--allow-auth-key`.
+    #[error("invalid response from the guest: {0}")]
+    OutOfScope(#[from] crate::scope::OutOfScope),
     /// The response could not be written to stdout.
     #[error("writing the response to stdout: {0}")]
     WriteResponse(std::io::Error),

@@ -16,6 +16,7 @@ pub mod module;
 pub mod precompile;
 pub mod run;
 pub mod sandbox;
+pub mod scope;
 pub mod units;
 
 pub use error::Error;

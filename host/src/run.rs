@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::limits::MAX_REQUEST_BYTES;
 use crate::module::{ModuleBytes, Sha256Digest};
 use crate::sandbox::{Grant, Sandbox};
+use crate::scope::AuthKeyScope;
 use crate::units::format_size;
 
 /// How the kubelet caches credentials obtained with a service-account token
@@ -45,6 +46,8 @@ pub struct RunConfig {
     pub cache_dir: Option<PathBuf>,
     /// Whether a precompiled (`.cwasm`, native code) module may run.
     pub allow_precompiled: bool,
+    /// Which `auth` keys the module may return.
+    pub auth_key_scope: AuthKeyScope,
 }
 
 /// Answers one request: reads it from `stdin`, runs the guest, writes the response to `stdout`.
@@ -88,6 +91,7 @@ pub fn run(
             forbidden_token,
         },
     )?;
+    config.auth_key_scope.check(&response)?;
     // 5. Encode.
     let mut out = response.to_json().into_bytes();
     out.push(b'\n');

@@ -155,3 +155,43 @@ fn bad_requests_are_refused_before_the_guest_runs() {
         assert!(!out.stderr.contains("[exit_code]"), "the guest did not run");
     }
 }
+
+#[test]
+fn auth_keys_outside_the_allowed_scope_refuse_the_whole_response() {
+    let raw = format!(
+        r#"{{"kind":"CredentialProviderResponse","apiVersion":"{V1}","cacheKeyType":"Registry","auth":{{"eu.gcr.io":{{"username":"_token","password":"p"}},"index.docker.io":{{"username":"u","password":"stolen-slot"}}}}}}"#
+    );
+    let scoped = ["--allow-auth-key", "gcr.io", "--allow-auth-key", "*.gcr.io"];
+    let mut args = vec!["--arg", raw.as_str()];
+    args.extend_from_slice(&scoped);
+    let out = exec_guest("print_raw", Target::P2, &args, &v1_request());
+    out.assert_refused(
+        "print_raw",
+        "response auth key \"index.docker.io\" is outside --allow-auth-key",
+    );
+    assert!(!out.stderr.contains("stolen-slot"));
+
+    let in_scope = raw.replace("index.docker.io", "gcr.io");
+    let out = exec_guest(
+        "print_raw",
+        Target::P2,
+        &[
+            "--arg",
+            &in_scope,
+            "--allow-auth-key",
+            "gcr.io",
+            "--allow-auth-key",
+            "*.gcr.io",
+        ],
+        &v1_request(),
+    );
+    assert_eq!(out.json()["auth"].as_object().unwrap().len(), 2);
+
+    let out = exec_guest(
+        "print_raw",
+        Target::P2,
+        &["--arg", &raw, "--allow-auth-key", "%bad%"],
+        &v1_request(),
+    );
+    out.assert_refused("print_raw", "--allow-auth-key");
+}
