@@ -91,10 +91,9 @@ pub enum Compiled {
     CoreModule(wasmtime::Module),
 }
 
-/// The engine and its epoch ticker. One per process: compile once, run once.
+/// The engine. One per process: compile (or load) once, run once.
 pub struct Sandbox {
     engine: Engine,
-    _ticker: engine::EpochTicker,
 }
 
 /// Renders an engine error on one line, causes included.
@@ -135,12 +134,7 @@ impl Sandbox {
     /// Sets up the engine.
     pub fn new() -> Result<Self, GuestError> {
         let engine = engine::build_engine().map_err(|e| GuestError::Engine(one_line(&e)))?;
-        let ticker = engine::EpochTicker::start(&engine)
-            .map_err(|e| GuestError::Engine(format!("cannot start the epoch ticker: {e}")))?;
-        Ok(Sandbox {
-            engine,
-            _ticker: ticker,
-        })
+        Ok(Sandbox { engine })
     }
 
     /// The engine (for precompilation and inspection).
@@ -168,6 +162,20 @@ impl Sandbox {
 
     /// Runs `compiled` with `grant`, feeding it `stdin`.
     pub fn run(&self, compiled: &Compiled, grant: &Grant, stdin: Vec<u8>) -> GuestRun {
+        // Started only now: while code is loaded, a second thread would make every change of
+        // page protections cost a cross-CPU TLB flush.
+        let _ticker = match engine::EpochTicker::start(&self.engine) {
+            Ok(ticker) => ticker,
+            Err(e) => {
+                return GuestRun {
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                    result: Err(GuestError::Engine(format!(
+                        "cannot start the epoch ticker: {e}"
+                    ))),
+                };
+            }
+        };
         let stdout = CappedPipe::new(usize::try_from(grant.max_output_bytes).unwrap_or(usize::MAX));
         let stderr = CappedPipe::new(MAX_STDERR_BYTES);
         let memory_exceeded = Arc::new(AtomicBool::new(false));
