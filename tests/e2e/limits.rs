@@ -132,3 +132,78 @@ fn limit_options_are_checked_at_start_up() {
         assert_eq!(out.status.code(), Some(2), "usage errors exit 2: {args:?}");
     }
 }
+
+/// Peak RSS any single exec may reach in the concurrency test below: the host (a debug build in
+/// tests; a release build stays near 11 MiB) plus what a small guest touches. The guest's own
+/// linear memory is capped separately by `--memory`.
+const PER_EXEC_RSS_BUDGET_KIB: u64 = 96 * 1024;
+
+#[test]
+fn sixty_four_concurrent_execs_answer_correctly_within_the_memory_budget() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let module = test_artifacts::guest("echo_request", Target::P2);
+    let module = module.to_str().unwrap();
+    let cache_arg = cache.to_str().unwrap();
+    // Warm the cache once, so the 64 execs measure the steady state.
+    exec(
+        &["--module", module, "--cache-dir", cache_arg],
+        &v1_request(),
+    )
+    .json();
+    let time = std::path::Path::new("/usr/bin/time");
+    assert!(
+        time.exists(),
+        "GNU time (Debian package `time`) measures each exec's peak RSS"
+    );
+    let results: Vec<(Outcome, u64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|i| {
+                let tmp = tmp.path();
+                scope.spawn(move || {
+                    let rss_file = tmp.join(format!("rss-{i}"));
+                    let image = format!("r.io/team/app{i}");
+                    let out = exec_program(
+                        time,
+                        &[
+                            "-f",
+                            "%M",
+                            "-o",
+                            rss_file.to_str().unwrap(),
+                            HOST,
+                            "--module",
+                            module,
+                            "--cache-dir",
+                            cache_arg,
+                        ],
+                        &request(V1, &image),
+                        &[],
+                    );
+                    let rss: u64 = std::fs::read_to_string(&rss_file)
+                        .unwrap()
+                        .lines()
+                        .last()
+                        .unwrap()
+                        .trim()
+                        .parse()
+                        .unwrap();
+                    (out, rss)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, (out, rss)) in results.iter().enumerate() {
+        let (key, _, seen) = only_credential(&out.json());
+        assert_eq!(
+            key,
+            format!("r.io/team/app{i}"),
+            "each exec answered its own request"
+        );
+        assert_eq!(seen.as_bytes(), request(V1, &key).as_slice());
+        assert!(
+            *rss <= PER_EXEC_RSS_BUDGET_KIB,
+            "exec {i} peaked at {rss} KiB, over the {PER_EXEC_RSS_BUDGET_KIB} KiB budget"
+        );
+    }
+}
