@@ -60,8 +60,25 @@ fn classify(err: serde_json::Error) -> JsonError {
 
 const DUPLICATE_MARKER: &str = "\u{0}duplicate:";
 
-/// Renders an object key for a field path, quoted and escaped, shortened if long.
+/// Field names that may be shown inside an `auth` entry: the real ones, and docker config
+/// fields plugins add by mistake. Any other name there could be a credential that a confused
+/// plugin wrote as a key, so it is not shown.
+const SHOWN_NESTED_NAMES: &[&str] = &[
+    "username",
+    "password",
+    "auth",
+    "email",
+    "identitytoken",
+    "registrytoken",
+    "serveraddress",
+];
+
+/// Renders an object key for a field path, quoted and escaped, shortened if long. Keys below
+/// the second level (inside an `auth` entry) are shown only if they are known field names.
 pub(crate) fn key_path(parent: &str, key: &str) -> String {
+    if parent.contains('[') && !SHOWN_NESTED_NAMES.contains(&key) {
+        return format!("{parent}[(name not shown)]");
+    }
     let shown: String = if key.chars().count() > 80 {
         key.chars().take(80).chain("...".chars()).collect()
     } else {
@@ -221,14 +238,47 @@ pub(crate) fn top_object(value: &Value) -> Result<&Map<String, Value>, JsonError
     }
 }
 
-/// Shows a protocol value (apiVersion, kind, cacheKeyType, duration) in an error message only if
-/// it looks like one: short and made of identifier characters. Anything else could be a secret a
-/// confused plugin put in the wrong field.
-pub(crate) fn shown(value: &str) -> String {
-    let plain = value.len() <= 64
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "./_:-+".contains(c));
+/// The protocol fields whose values an error message may show, each only when the value has
+/// that field's shape. Anything else could be a secret a confused plugin put in the wrong field.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Shown {
+    /// `group/version`: lower-case letters, digits, `.`, `-`, one `/`.
+    ApiVersion,
+    /// A kind: ASCII letters only.
+    Kind,
+    /// A cache key type: ASCII letters only, short.
+    CacheKeyType,
+    /// A duration: digits, `.`, signs and unit letters, starting like a number.
+    Duration,
+}
+
+/// `value` quoted if it has the shape of `field`, else `(value not shown)`.
+pub(crate) fn shown(field: Shown, value: &str) -> String {
+    let plain = match field {
+        Shown::ApiVersion => {
+            value.len() <= 80
+                && value.matches('/').count() == 1
+                && value
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "./-".contains(c))
+        }
+        Shown::Kind => {
+            !value.is_empty() && value.len() <= 64 && value.chars().all(|c| c.is_ascii_alphabetic())
+        }
+        Shown::CacheKeyType => {
+            !value.is_empty() && value.len() <= 16 && value.chars().all(|c| c.is_ascii_alphabetic())
+        }
+        Shown::Duration => {
+            value.len() <= 24
+                && value
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_digit() || "+-.".contains(c))
+                && value.chars().all(|c| {
+                    c.is_ascii_digit() || c.is_ascii_lowercase() || "+-.\u{b5}\u{3bc}".contains(c)
+                })
+        }
+    };
     if plain {
         format!("{value:?}")
     } else {
@@ -277,9 +327,40 @@ mod tests {
     }
 
     #[test]
+    fn nested_unknown_names_are_not_shown() {
+        assert_eq!(
+            key_path("\"auth\"[\"r.io\"]", "hunter2"),
+            "\"auth\"[\"r.io\"][(name not shown)]"
+        );
+        assert_eq!(
+            key_path("\"auth\"[\"r.io\"]", "email"),
+            "\"auth\"[\"r.io\"][\"email\"]"
+        );
+        assert_eq!(key_path("\"auth\"", "r.io"), "\"auth\"[\"r.io\"]");
+        assert_eq!(key_path("", "expiresAt"), "\"expiresAt\"");
+    }
+
+    #[test]
     fn shown_hides_odd_values() {
-        assert_eq!(shown("Registry"), "\"Registry\"");
-        assert_eq!(shown("pass word"), "(value not shown)");
-        assert_eq!(shown(&"x".repeat(65)), "(value not shown)");
+        assert_eq!(shown(Shown::CacheKeyType, "Registry"), "\"Registry\"");
+        assert_eq!(
+            shown(Shown::CacheKeyType, "s3cret-5a2f"),
+            "(value not shown)"
+        );
+        assert_eq!(shown(Shown::Kind, "pass word"), "(value not shown)");
+        assert_eq!(shown(Shown::Kind, &"x".repeat(65)), "(value not shown)");
+        assert_eq!(
+            shown(
+                Shown::ApiVersion,
+                "credentialprovider.kubelet.k8s.io/v1beta1"
+            ),
+            "\"credentialprovider.kubelet.k8s.io/v1beta1\""
+        );
+        assert_eq!(
+            shown(Shown::ApiVersion, "response-SECRET-5a2f"),
+            "(value not shown)"
+        );
+        assert_eq!(shown(Shown::Duration, "1d"), "\"1d\"");
+        assert_eq!(shown(Shown::Duration, "hunter2"), "(value not shown)");
     }
 }

@@ -104,9 +104,9 @@ impl Request {
         let object = json::top_object(&value)?;
         let api_version = json::opt_string(object, "", "apiVersion")?
             .ok_or_else(|| RequestError::ApiVersion("(missing)".into()))?;
-        let api_version: ApiVersion = api_version
-            .parse()
-            .map_err(|_| RequestError::ApiVersion(json::shown(&api_version)))?;
+        let api_version: ApiVersion = api_version.parse().map_err(|_| {
+            RequestError::ApiVersion(json::shown(json::Shown::ApiVersion, &api_version))
+        })?;
         let allowed: &[&str] = if api_version.supports_service_account_token() {
             &[
                 "kind",
@@ -121,7 +121,7 @@ impl Request {
         json::deny_unknown(object, "", allowed)?;
         let kind = json::opt_string(object, "", "kind")?.unwrap_or_default();
         if kind != REQUEST_KIND {
-            return Err(RequestError::Kind(json::shown(&kind)));
+            return Err(RequestError::Kind(json::shown(json::Shown::Kind, &kind)));
         }
         let image = json::opt_string(object, "", "image")?.unwrap_or_default();
         if image.is_empty() {

@@ -180,7 +180,7 @@ impl Response {
             json::opt_string(object, "", "apiVersion")?.ok_or(ResponseError::MissingApiVersion)?;
         if api_version != expect.api_version.as_str() {
             return Err(ResponseError::ApiVersionMismatch {
-                found: json::shown(&api_version),
+                found: json::shown(json::Shown::ApiVersion, &api_version),
                 expected: expect.api_version.as_str(),
             });
         }
@@ -190,7 +190,9 @@ impl Response {
         let cache_key_type = json::opt_string(object, "", "cacheKeyType")?.unwrap_or_default();
         let cache_duration = json::opt_string(object, "", "cacheDuration")?
             .map(|d| {
-                GoDuration::parse(&d).map_err(|_| ResponseError::CacheDuration(json::shown(&d)))
+                GoDuration::parse(&d).map_err(|_| {
+                    ResponseError::CacheDuration(json::shown(json::Shown::Duration, &d))
+                })
             })
             .transpose()?;
         let mut auth = BTreeMap::new();
@@ -224,7 +226,7 @@ impl Response {
         }
         // 3. Kind.
         if kind != RESPONSE_KIND {
-            return Err(ResponseError::Kind(json::shown(&kind)));
+            return Err(ResponseError::Kind(json::shown(json::Shown::Kind, &kind)));
         }
         // 4. Service-account token echo.
         let echoed = expect
@@ -237,8 +239,9 @@ impl Response {
             )));
         }
         // 5. cacheKeyType.
-        let cache_key_type = CacheKeyType::from_wire(&cache_key_type)
-            .ok_or_else(|| ResponseError::CacheKeyType(json::shown(&cache_key_type)))?;
+        let cache_key_type = CacheKeyType::from_wire(&cache_key_type).ok_or_else(|| {
+            ResponseError::CacheKeyType(json::shown(json::Shown::CacheKeyType, &cache_key_type))
+        })?;
         Ok(Response {
             api_version: expect.api_version,
             cache_key_type,
