@@ -23,6 +23,7 @@
 
 mod builder;
 mod entry;
+pub mod http;
 
 pub use builder::{ResponseBuilder, ResponseExt};
 pub use credential_provider_protocol::image::registry_of;

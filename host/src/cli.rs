@@ -15,8 +15,9 @@ use clap::{Args, Parser, Subcommand};
 use crate::error::Error;
 use crate::limits;
 use crate::module::Sha256Digest;
+use crate::policy::egress::EgressPolicy;
 use crate::run::{RunConfig, TokenCacheType, run};
-use crate::sandbox::Grant;
+use crate::sandbox::{Grant, HttpGrant, ProxyEnv};
 use crate::scope::AuthKeyScope;
 use crate::units::{format_duration, format_size, parse_duration, parse_size};
 
@@ -44,7 +45,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Answer one kubelet credential request with a sandboxed module (the default mode).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Compile a module ahead of time to native code (.cwasm) for this host's engine, for
     /// `run --allow-precompiled`. Prints the output's sha256 to pin it with.
     Compile(crate::precompile::CompileArgs),
@@ -100,6 +101,26 @@ pub struct RunArgs {
     /// refused whole. Repeatable. Without it, any key is passed on.
     #[arg(long = "allow-auth-key", value_name = "PATTERN")]
     pub allow_auth_key: Vec<String>,
+    /// Let the guest (a wasm32-wasip2 component) send HTTP requests to origins matching
+    /// PATTERN: [scheme://]host[:port][/path-prefix], scheme https (default) or http, host a
+    /// name, an IP literal or a per-label glob (api.ecr.*.amazonaws.com). Repeatable. Without
+    /// it every request is refused.
+    #[arg(long = "allow-http", value_name = "PATTERN")]
+    pub allow_http: Vec<String>,
+    /// Connect to ADDR for HOST:PORT instead of resolving HOST (curl's --resolve). Also permits
+    /// ADDR if it is a loopback, private or link-local address. Repeatable.
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    /// Also trust the CA certificates in this PEM file for the guest's HTTPS requests (on top
+    /// of the node's trust store).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Limit on each HTTP response body the guest receives.
+    #[arg(long = "max-http-response", value_name = "SIZE", default_value = "4Mi")]
+    pub max_http_response: String,
+    /// Limit on the number of HTTP requests the guest may send in one run.
+    #[arg(long = "max-http-requests", value_name = "N", default_value_t = limits::DEFAULT_HTTP_MAX_REQUESTS)]
+    pub max_http_requests: u32,
 }
 
 /// How the binary was invoked.
@@ -198,7 +219,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
                 Ok(found) => found,
                 Err(err) => return fail(&provider_hint, &err),
             };
-            let config = match run_config(run_args, provider.clone(), module) {
+            let config = match run_config(*run_args, provider.clone(), module) {
                 Ok(config) => config,
                 Err(err) => return fail(&provider, &err),
             };
@@ -317,6 +338,7 @@ fn run_config(args: RunArgs, provider: String, module: PathBuf) -> Result<RunCon
     }
     let env = resolve_env(&args.env, |name| std::env::var(name).ok())?;
     let auth_key_scope = AuthKeyScope::parse(&args.allow_auth_key).map_err(usage)?;
+    let http = http_grant(&args)?;
     Ok(RunConfig {
         grant: Grant {
             program_name: provider.clone(),
@@ -325,6 +347,7 @@ fn run_config(args: RunArgs, provider: String, module: PathBuf) -> Result<RunCon
             memory_bytes,
             timeout,
             max_output_bytes,
+            http,
         },
         provider,
         module,
@@ -334,6 +357,48 @@ fn run_config(args: RunArgs, provider: String, module: PathBuf) -> Result<RunCon
         allow_precompiled: args.allow_precompiled,
         auth_key_scope,
     })
+}
+
+/// The guest's network grant from `--allow-http`, `--resolve`, `--ca-file`, the HTTP limits and
+/// the host's proxy environment. Any malformed value is a start-up error.
+fn http_grant(args: &RunArgs) -> Result<HttpGrant, Error> {
+    let usage = Error::Usage;
+    let policy =
+        EgressPolicy::parse(&args.allow_http, &args.resolve).map_err(|e| usage(e.to_string()))?;
+    let extra_roots = match &args.ca_file {
+        None => Vec::new(),
+        Some(path) => {
+            read_ca_file(path).map_err(|e| usage(format!("--ca-file {}: {e}", path.display())))?
+        }
+    };
+    let max_response_bytes = parse_size(&args.max_http_response)
+        .map_err(|e| usage(format!("--max-http-response: {e}")))?;
+    if max_response_bytes == 0 || args.max_http_requests == 0 {
+        return Err(usage(
+            "--max-http-response and --max-http-requests must be positive".into(),
+        ));
+    }
+    let proxy = ProxyEnv::from_vars(|name| std::env::var(name).ok()).map_err(usage)?;
+    Ok(HttpGrant {
+        policy,
+        extra_roots,
+        proxy,
+        max_response_bytes,
+        max_requests: args.max_http_requests,
+    })
+}
+
+/// The certificates of a PEM file; an unreadable file or one without certificates is an error.
+fn read_ca_file(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let certs = rustls::pki_types::CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("not a PEM certificate file ({e})"))?;
+    if certs.is_empty() {
+        return Err("no certificate in the file".into());
+    }
+    Ok(certs)
 }
 
 /// Resolves `--env` specs: `NAME=VALUE` sets, `NAME` copies the host's value if it has one.

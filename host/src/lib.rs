@@ -13,6 +13,7 @@ pub mod error;
 pub mod kubelet;
 pub mod limits;
 pub mod module;
+pub mod policy;
 pub mod precompile;
 pub mod run;
 pub mod sandbox;

@@ -46,3 +46,20 @@ pub const MAX_STDERR_BYTES: usize = 64 * 1024;
 
 /// Largest wasm stack. A bounded stack turns runaway recursion into a trap, not a host crash.
 pub const MAX_WASM_STACK_BYTES: usize = 1024 * 1024;
+
+/// Longest wait for a guest's outgoing TCP connection (and TLS handshake) to be established,
+/// unless the guest asks for less. A black-holed address must not eat the whole run.
+pub const HTTP_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for the response head of a guest's outgoing request, unless the guest asks for
+/// less; always bounded by what is left of the run's `--timeout` as well.
+pub const HTTP_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Default cap on one response body a guest receives. Token and credential endpoints answer
+/// with a few KiB; a hostile or broken server must not make the host buffer without bound.
+pub const DEFAULT_HTTP_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
+/// Cap on one request body a guest sends (a token exchange posts a few KiB).
+pub const HTTP_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
+/// Default number of outgoing requests one run may make: enough for a token exchange and a
+/// few redirects, not enough to use the node as a scanner.
+pub const DEFAULT_HTTP_MAX_REQUESTS: u32 = 16;
+/// Cap on the total size of the header fields a guest may build (wasi-http's field limit).
+pub const HTTP_MAX_FIELD_BYTES: usize = 64 * 1024;

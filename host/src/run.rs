@@ -78,6 +78,10 @@ pub fn run(
     )?;
     let guest = sandbox.run(&compiled, &config.grant, request.to_stdin_bytes());
     forward_guest_log(&config.provider, &guest.stderr, log);
+    for line in &guest.audit {
+        // Audit lines name scheme, host, port and path only: never a query, header or body.
+        let _ = writeln!(log, "wasm-credential-provider: {}: {line}", config.provider);
+    }
     guest.result?;
     // 4. Validate with the kubelet's rules.
     let forbidden_token = match config.token_cache_type {

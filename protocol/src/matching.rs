@@ -118,6 +118,13 @@ pub fn normalize_auth_key(key: &str) -> Option<String> {
     normalize_auth_key_bytes(key.as_bytes()).map(|k| String::from_utf8_lossy(&k).into_owned())
 }
 
+/// Whether one host label matches one pattern label under the kubelet's label rules (Go's
+/// `path.Match` on that label: `*` matches within the label and never spans a dot, since labels
+/// are split on dots first). A malformed glob never matches. Case-sensitive.
+pub fn label_glob_match(pattern_label: &str, label: &str) -> bool {
+    glob_match(pattern_label.as_bytes(), label.as_bytes())
+}
+
 /// Whether an image "looks like Docker Hub" for the `index.docker.io` fallback (§7.3).
 ///
 /// True when the first `/`-separated part is non-empty and either there is no `/`, or it is

@@ -4,9 +4,12 @@
 mod cache;
 mod escapes;
 mod exec_path;
+mod http;
+mod http_servers;
 mod limits;
 mod modules;
 mod responses;
+mod secrets;
 mod support;
 
 /// Every hostile or helper guest in `tests/guests` is exercised by some test here.
@@ -16,8 +19,10 @@ fn every_test_guest_has_a_test() {
         include_str!("cache.rs"),
         include_str!("escapes.rs"),
         include_str!("exec_path.rs"),
+        include_str!("http.rs"),
         include_str!("limits.rs"),
         include_str!("modules.rs"),
         include_str!("responses.rs"),
+        include_str!("secrets.rs"),
     ]);
 }

@@ -8,6 +8,9 @@
 
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryInputPipe;
+use wasmtime_wasi_http::WasiHttpCtx;
+
+use crate::limits::HTTP_MAX_FIELD_BYTES;
 
 use super::pipes::CappedPipe;
 
@@ -46,4 +49,12 @@ pub fn wasi_builder(grant: WasiGrant<'_>) -> WasiCtxBuilder {
         // Bound what `random_get` can make the host allocate in one call.
         .max_random_size(64 * 1024);
     builder
+}
+
+/// The guest's `wasi:http` context. Which requests leave the host is decided by the egress hook
+/// (`http.rs`), never here; this only bounds the header fields a guest can make the host hold.
+pub fn http_ctx() -> WasiHttpCtx {
+    let mut ctx = WasiHttpCtx::new();
+    ctx.set_field_size_limit(HTTP_MAX_FIELD_BYTES);
+    ctx
 }

@@ -9,7 +9,10 @@ use wasmtime::{Engine, Linker, Module, Store, UpdateDeadline};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::builder::http_ctx;
+use super::http::EgressHooks;
 use super::limiter::GuestLimiter;
 
 /// How a guest's run ended, before any output is looked at.
@@ -29,6 +32,18 @@ pub struct ComponentState {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: GuestLimiter,
+    http: WasiHttpCtx,
+    hooks: EgressHooks,
+}
+
+impl WasiHttpView for ComponentState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
 }
 
 impl WasiView for ComponentState {
@@ -56,6 +71,8 @@ pub struct RunSetup {
     pub deadline: Instant,
     /// Set when the deadline stopped a spinning guest.
     pub timed_out: Arc<AtomicBool>,
+    /// The egress hook for `wasi:http` (components only; core modules have no network).
+    pub http: EgressHooks,
 }
 
 fn arm_deadline<T>(store: &mut Store<T>, deadline: Instant, timed_out: Arc<AtomicBool>) {
@@ -90,6 +107,7 @@ pub async fn run_component(engine: &Engine, component: &Component, setup: RunSet
         limiter,
         deadline,
         timed_out,
+        http,
     } = setup;
     let mut store = Store::new(
         engine,
@@ -97,6 +115,8 @@ pub async fn run_component(engine: &Engine, component: &Component, setup: RunSet
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limiter,
+            http: http_ctx(),
+            hooks: http,
         },
     );
     store.limiter(|state| &mut state.limiter);
@@ -104,6 +124,9 @@ pub async fn run_component(engine: &Engine, component: &Component, setup: RunSet
     let mut linker = ComponentLinker::new(engine);
     let run = async {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // Linked even when nothing is allowed, so components importing it instantiate; the
+        // hook refuses every request outside the operator's allow-list.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let command = Command::instantiate_async(&mut store, component, &linker).await?;
         match command.wasi_cli_run().call_run(&mut store).await? {
             Ok(()) => Ok(()),
@@ -120,6 +143,7 @@ pub async fn run_core_module(engine: &Engine, module: &Module, setup: RunSetup) 
         limiter,
         deadline,
         timed_out,
+        http: _,
     } = setup;
     let mut store = Store::new(
         engine,

@@ -3,6 +3,7 @@
 mod builder;
 mod engine;
 mod guest;
+mod http;
 mod limiter;
 mod load;
 mod pipes;
@@ -22,6 +23,7 @@ use guest::{Ending, RunSetup};
 use limiter::GuestLimiter;
 use pipes::CappedPipe;
 
+pub use http::{HttpGrant, Proxy, ProxyEnv};
 pub use load::Origin;
 
 /// What a guest is given for one run: everything beyond this is denied.
@@ -39,6 +41,8 @@ pub struct Grant {
     pub timeout: Duration,
     /// Cap on stdout.
     pub max_output_bytes: u64,
+    /// Outgoing HTTP (`--allow-http` and friends); the default denies every request.
+    pub http: HttpGrant,
 }
 
 /// Why a guest run failed. Messages never contain guest output or environment values.
@@ -81,6 +85,8 @@ pub struct GuestRun {
     pub stderr: Vec<u8>,
     /// `Ok` if the guest finished with status 0 within every limit.
     pub result: Result<(), GuestError>,
+    /// Requests the egress policy refused, one audit message each (no query, header or body).
+    pub audit: Vec<String>,
 }
 
 /// Compiled guest code, ready to instantiate.
@@ -173,6 +179,7 @@ impl Sandbox {
                     result: Err(GuestError::Engine(format!(
                         "cannot start the epoch ticker: {e}"
                     ))),
+                    audit: Vec::new(),
                 };
             }
         };
@@ -181,6 +188,7 @@ impl Sandbox {
         let memory_exceeded = Arc::new(AtomicBool::new(false));
         let timed_out = Arc::new(AtomicBool::new(false));
         let deadline = Instant::now() + grant.timeout;
+        let audit = Arc::new(std::sync::Mutex::new(Vec::new()));
         let setup = RunSetup {
             wasi: wasi_builder(WasiGrant {
                 program_name: &grant.program_name,
@@ -196,9 +204,11 @@ impl Sandbox {
             ),
             deadline,
             timed_out: timed_out.clone(),
+            http: http::EgressHooks::new(grant.http.clone(), deadline, audit.clone()),
         };
         let ending = match tokio::runtime::Builder::new_current_thread()
             .enable_time()
+            .enable_io()
             .build()
         {
             Err(e) => Ending::Failed(wasmtime::format_err!("cannot start the async runtime: {e}")),
@@ -238,6 +248,7 @@ impl Sandbox {
             stdout: stdout.contents(),
             stderr: stderr.contents(),
             result,
+            audit: audit.lock().map(|a| a.clone()).unwrap_or_default(),
         }
     }
 }

@@ -1,0 +1,134 @@
+//! `wasi:http/outgoing-handler` transport (wasm32-wasip2).
+
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    ErrorCode, Fields, Method, OutgoingBody, OutgoingRequest, Scheme, http_error_code,
+};
+use wasip2::io::streams::StreamError;
+
+use super::{HttpError, Request, Response, Url};
+
+/// Largest chunk read or written in one call.
+const CHUNK: u64 = 64 * 1024;
+
+pub(super) fn send(request: &Request, url: &Url) -> Result<Response, HttpError> {
+    let entries: Vec<(String, Vec<u8>)> = request
+        .headers
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
+        .collect();
+    let headers = Fields::from_list(&entries)
+        .map_err(|e| HttpError::InvalidUrl(format!("invalid header: {e:?}")))?;
+    let outgoing = OutgoingRequest::new(headers);
+    let method = match request.method.to_ascii_uppercase().as_str() {
+        "GET" => Method::Get,
+        "HEAD" => Method::Head,
+        "POST" => Method::Post,
+        "PUT" => Method::Put,
+        "DELETE" => Method::Delete,
+        "PATCH" => Method::Patch,
+        "OPTIONS" => Method::Options,
+        other => Method::Other(other.to_owned()),
+    };
+    let bad = |what: &str| HttpError::InvalidUrl(what.to_owned());
+    outgoing.set_method(&method).map_err(|()| bad("method"))?;
+    let scheme = if url.https {
+        Scheme::Https
+    } else {
+        Scheme::Http
+    };
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| bad("scheme"))?;
+    outgoing
+        .set_authority(Some(&url.authority))
+        .map_err(|()| bad("host"))?;
+    outgoing
+        .set_path_with_query(Some(&url.path_and_query))
+        .map_err(|()| bad("path"))?;
+    let body = outgoing
+        .body()
+        .map_err(|()| HttpError::Transport("no request body".into()))?;
+    let future = outgoing_handler::handle(outgoing, None).map_err(map_code)?;
+    {
+        let stream = body
+            .write()
+            .map_err(|()| HttpError::Transport("request body stream".into()))?;
+        for chunk in request.body.chunks(4096) {
+            stream.blocking_write_and_flush(chunk).map_err(map_stream)?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(map_code)?;
+
+    future.subscribe().block();
+    let incoming = match future.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(code))) => return Err(map_code(code)),
+        Some(Err(())) | None => return Err(HttpError::Transport("no response".into())),
+    };
+    let status = incoming.status();
+    let headers = incoming
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(n, v)| {
+            (
+                n.to_ascii_lowercase(),
+                String::from_utf8_lossy(&v).into_owned(),
+            )
+        })
+        .collect();
+    let body_resource = incoming
+        .consume()
+        .map_err(|()| HttpError::Transport("response body".into()))?;
+    let mut body = Vec::new();
+    {
+        let stream = body_resource
+            .stream()
+            .map_err(|()| HttpError::Transport("response body stream".into()))?;
+        loop {
+            match stream.blocking_read(CHUNK) {
+                Ok(bytes) => body.extend_from_slice(&bytes),
+                Err(StreamError::Closed) => break,
+                Err(e) => return Err(map_stream(e)),
+            }
+        }
+    }
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn map_stream(err: StreamError) -> HttpError {
+    match err {
+        StreamError::Closed => HttpError::Transport("stream closed".into()),
+        StreamError::LastOperationFailed(e) => match http_error_code(&e) {
+            Some(code) => map_code(code),
+            // wasmtime-wasi-http 48 stores body errors as its own error type, which
+            // `http-error-code` cannot see; its message is all there is.
+            None => {
+                let text = e.to_debug_string();
+                if text.contains("response body size exceeds limit") {
+                    HttpError::BodyTooLarge
+                } else {
+                    HttpError::Transport(text)
+                }
+            }
+        },
+    }
+}
+
+fn map_code(code: ErrorCode) -> HttpError {
+    match code {
+        ErrorCode::HttpRequestDenied => HttpError::Denied("destination not allowed".into()),
+        ErrorCode::DestinationIpProhibited => HttpError::Denied("address not allowed".into()),
+        ErrorCode::ConnectionLimitReached => HttpError::Denied("request limit reached".into()),
+        ErrorCode::HttpResponseBodySize(_) => HttpError::BodyTooLarge,
+        ErrorCode::ConnectionTimeout | ErrorCode::HttpResponseTimeout => HttpError::Timeout,
+        ErrorCode::ConnectionReadTimeout | ErrorCode::ConnectionWriteTimeout => HttpError::Timeout,
+        ErrorCode::HttpRequestUriInvalid => HttpError::InvalidUrl("refused by the host".into()),
+        other => HttpError::Transport(format!("{other:?}")),
+    }
+}

@@ -1,0 +1,3 @@
+//! Operator policy for what a guest may reach beyond its stdio.
+
+pub mod egress;
