@@ -41,9 +41,9 @@ def build():
     run("cargo", "build", "--release", "-p", "wasm-credential-provider")
     run("cargo", "build", "--release", "-p", "static-credentials")
     run("cargo", "build", "--release", "-p", "static-credentials", "--target", "wasm32-wasip2")
-    if (ROOT / "tests/guests/src/bin/http_get.rs").exists():
-        run("cargo", "build", "--release", "-p", "test-guests", "--bin", "http_get")
-        run("cargo", "build", "--release", "-p", "test-guests", "--bin", "http_get",
+    if (ROOT / "tests/guests/src/bin/http_fetch.rs").exists():
+        run("cargo", "build", "--release", "-p", "test-guests", "--bin", "http_fetch")
+        run("cargo", "build", "--release", "-p", "test-guests", "--bin", "http_fetch",
             "--target", "wasm32-wasip2")
 
 
@@ -118,14 +118,14 @@ def main():
             base_env,
         )]
         server = None
-        http_wasm = TARGET / "wasm32-wasip2" / "release" / "http_get.wasm"
+        http_wasm = TARGET / "wasm32-wasip2" / "release" / "http_fetch.wasm"
         if http_wasm.exists():
             server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             url = f"http://127.0.0.1:{server.server_address[1]}/token"
             cases.append((
                 "one HTTP request (loopback)",
-                [str(TARGET / "release" / "http_get"), url],
+                [str(TARGET / "release" / "http_fetch"), url],
                 http_wasm,
                 ["--allow-http", f"http://127.0.0.1:{server.server_address[1]}", "--arg", url],
                 base_env,
@@ -150,7 +150,7 @@ def main():
     sizes = []
     for name, path in [("host binary (release)", HOST),
                        ("static-credentials.wasm", TARGET / "wasm32-wasip2/release/static-credentials.wasm"),
-                       ("http_get.wasm", TARGET / "wasm32-wasip2/release/http_get.wasm")]:
+                       ("http_fetch.wasm", TARGET / "wasm32-wasip2/release/http_fetch.wasm")]:
         if path.exists():
             sizes.append(f"| {name} | {path.stat().st_size / 1024 / 1024:.2f} MiB |")
 
