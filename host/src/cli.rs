@@ -49,6 +49,25 @@ pub enum Command {
     /// Compile a module ahead of time to native code (.cwasm) for this host's engine, for
     /// `run --allow-precompiled`. Prints the output's sha256 to pin it with.
     Compile(crate::precompile::CompileArgs),
+    /// Check a kubelet CredentialProviderConfig file or directory with the kubelet's own rules,
+    /// and (with --bin-dir) the providers' executables, args and modules.
+    #[command(long_about = crate::tools::check_config::LONG_ABOUT)]
+    CheckConfig(crate::tools::check_config::CheckConfigArgs),
+    /// Show which matchImages patterns, configured providers or response auth keys apply to an
+    /// image, under the kubelet's matching rules.
+    #[command(long_about = crate::tools::match_image::LONG_ABOUT)]
+    Match(crate::tools::match_image::MatchArgs),
+    /// Check a plugin's stdout (on stdin) against the kubelet's response acceptance rules.
+    #[command(long_about = crate::tools::validate_response::LONG_ABOUT)]
+    ValidateResponse(crate::tools::validate_response::ValidateResponseArgs),
+    /// Pull images through a kubelet in a box: run the configured providers as the kubelet
+    /// does, with its caching, and show the credentials it would try.
+    #[command(long_about = crate::tools::simulate::LONG_ABOUT)]
+    Simulate(crate::tools::simulate::SimulateArgs),
+    /// Show what a module is (format, size, sha256, WASI version) and which capabilities it
+    /// imports, flagging those this host will not grant.
+    #[command(long_about = crate::tools::inspect::LONG_ABOUT)]
+    Inspect(crate::tools::inspect::InspectArgs),
 }
 
 /// Arguments of the run mode, as written in a provider's `args`.
@@ -203,6 +222,11 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Err(err) => return report_clap_error(&provider_hint, err),
     };
     match cli.command {
+        Command::CheckConfig(args) => crate::tools::check_config::main(&args),
+        Command::Match(args) => crate::tools::match_image::main(&args),
+        Command::ValidateResponse(args) => crate::tools::validate_response::main(&args),
+        Command::Simulate(args) => crate::tools::simulate::main(&args),
+        Command::Inspect(args) => crate::tools::inspect::main(&args),
         Command::Compile(args) => {
             let provider = args
                 .module
@@ -283,6 +307,37 @@ fn report_clap_error(provider: &str, err: clap::Error) -> ExitCode {
             fail(provider, &Error::Usage(first))
         }
     }
+}
+
+/// The run configuration that the kubelet's exec of `<bin_dir>/<name> args...` would produce,
+/// with the same parsing and checks as [`main`], without running anything (for `check-config`).
+pub fn provider_run_config(
+    name: &str,
+    bin_dir: &Path,
+    args: &[String],
+) -> Result<RunConfig, Error> {
+    let invocation = invocation(&bin_dir.join(name));
+    let mut argv: Vec<OsString> = vec![BINARY_NAME.into()];
+    let first_names_mode = args.first().is_some_and(|a| names_a_mode(&a.into()));
+    if invocation != Invocation::Direct || !first_names_mode {
+        argv.push("run".into());
+    }
+    argv.extend(args.iter().map(OsString::from));
+    let cli = Cli::try_parse_from(&argv).map_err(|err| {
+        let text = err.render().to_string();
+        Error::Usage(
+            text.lines()
+                .next()
+                .unwrap_or("")
+                .trim_start_matches("error: ")
+                .to_owned(),
+        )
+    })?;
+    let Command::Run(run_args) = cli.command else {
+        return Err(Error::Usage("the args select a mode other than run".into()));
+    };
+    let (provider, module) = locate_module(&run_args, &invocation)?;
+    run_config(*run_args, provider, module)
 }
 
 /// The provider's name and module path: from the invocation name, or from `--module`.

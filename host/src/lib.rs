@@ -18,6 +18,7 @@ pub mod precompile;
 pub mod run;
 pub mod sandbox;
 pub mod scope;
+pub mod tools;
 pub mod units;
 
 pub use error::Error;

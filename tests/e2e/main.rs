@@ -11,6 +11,8 @@ mod modules;
 mod responses;
 mod secrets;
 mod support;
+mod tooling_commands;
+mod tooling_simulate;
 
 /// Every hostile or helper guest in `tests/guests` is exercised by some test here.
 #[test]

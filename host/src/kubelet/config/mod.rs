@@ -1,0 +1,217 @@
+//! `CredentialProviderConfig`: the kubelet's `--image-credential-provider-config`, read, decoded
+//! and validated with the kubelet's rules (`pkg/credentialprovider/plugin/config.go`).
+//!
+//! [`load`] mirrors `readCredentialProviderConfig` (a file, or a directory of `*.json`, `*.yaml`,
+//! `*.yml` files in lexicographic order, the config hash, duplicate provider names) and
+//! `validateCredentialProviderConfig`, but where the kubelet stops at the first problem it goes
+//! on and collects every one.
+
+mod decode;
+mod read;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use credential_provider_protocol::{GoDuration, Secret};
+
+pub use decode::decode_config;
+pub use read::{config_files, config_hash};
+pub use validate::{FeatureGates, is_qualified_name, validate};
+
+/// API group of the config file.
+pub const CONFIG_GROUP: &str = "kubelet.config.k8s.io";
+/// `kind` of the config file.
+pub const CONFIG_KIND: &str = "CredentialProviderConfig";
+
+/// A version of `kubelet.config.k8s.io` that has `CredentialProviderConfig`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConfigVersion {
+    /// `kubelet.config.k8s.io/v1alpha1` (1.20+).
+    V1Alpha1,
+    /// `kubelet.config.k8s.io/v1beta1` (1.24+).
+    V1Beta1,
+    /// `kubelet.config.k8s.io/v1` (1.26+); the only one with `tokenAttributes`.
+    V1,
+}
+
+impl ConfigVersion {
+    /// The version from the part of `apiVersion` after the group.
+    pub fn from_version(version: &str) -> Option<Self> {
+        match version {
+            "v1alpha1" => Some(ConfigVersion::V1Alpha1),
+            "v1beta1" => Some(ConfigVersion::V1Beta1),
+            "v1" => Some(ConfigVersion::V1),
+            _ => None,
+        }
+    }
+
+    /// Whether providers may carry `tokenAttributes` in this version.
+    pub fn has_token_attributes(self) -> bool {
+        self == ConfigVersion::V1
+    }
+}
+
+/// The whole configuration, providers in the kubelet's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CredentialProviderConfig {
+    /// The providers, in file order.
+    pub providers: Vec<CredentialProvider>,
+}
+
+/// One `providers` entry, as decoded (not yet validated).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CredentialProvider {
+    /// The executable's name in the bin dir.
+    pub name: String,
+    /// Patterns of images this provider is executed for.
+    pub match_images: Vec<String>,
+    /// How long responses without `cacheDuration` are cached; `None` when absent.
+    pub default_cache_duration: Option<GoDuration>,
+    /// The `credentialprovider.kubelet.k8s.io` version spoken to the plugin (unchecked string).
+    pub api_version: String,
+    /// Arguments after the executable's path.
+    pub args: Vec<String>,
+    /// Environment variables added to the kubelet's own.
+    pub env: Vec<EnvVar>,
+    /// Service-account token mode (v1 only).
+    pub token_attributes: Option<TokenAttributes>,
+}
+
+/// One `env` entry. The value may be a credential: its `Debug` is redacted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnvVar {
+    /// Variable name (not validated by the kubelet).
+    pub name: String,
+    /// Variable value.
+    pub value: Secret,
+}
+
+/// `tokenAttributes` (`ServiceAccountTokenAttributes`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenAttributes {
+    /// Audience of the service-account token.
+    pub service_account_token_audience: String,
+    /// `ServiceAccount` or `Token` (unchecked string).
+    pub cache_type: String,
+    /// Whether a pod without a service account skips this provider; `None` when absent.
+    pub require_service_account: Option<bool>,
+    /// Annotations the service account must have, or the provider is skipped.
+    pub required_service_account_annotation_keys: Vec<String>,
+    /// Annotations passed to the plugin when present.
+    pub optional_service_account_annotation_keys: Vec<String>,
+}
+
+/// One problem with a configuration: the kubelet's message, and where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The provider it concerns, if one.
+    pub provider: Option<String>,
+    /// The field path (`providers.matchImages`), if the problem is a field's.
+    pub field: Option<String>,
+    /// The kubelet's error text.
+    pub message: String,
+}
+
+impl ConfigProblem {
+    /// A problem with no provider or field (reading or decoding a file).
+    pub fn general(message: impl Into<String>) -> Self {
+        ConfigProblem {
+            provider: None,
+            field: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.provider {
+            Some(provider) => write!(f, "provider {provider:?}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// The outcome of loading a config path: what decoded, and every problem found.
+#[derive(Clone, Debug, Default)]
+pub struct LoadedConfig {
+    /// The files read, in load order.
+    pub files: Vec<PathBuf>,
+    /// The kubelet's `sha256:<hex>` config hash, when every file could be read.
+    pub hash: Option<String>,
+    /// The merged config (providers of files that decoded, duplicates dropped).
+    pub config: CredentialProviderConfig,
+    /// Every problem, in the order the kubelet would meet them.
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl LoadedConfig {
+    /// Whether the kubelet would start with this configuration.
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Reads, decodes, merges and validates the config at `path` (a file or a directory), collecting
+/// every problem instead of stopping at the first.
+pub fn load(path: &Path, gates: FeatureGates) -> LoadedConfig {
+    let mut loaded = LoadedConfig::default();
+    let files = match config_files(path) {
+        Ok(files) => files,
+        Err(problem) => {
+            loaded.problems.push(problem);
+            return loaded;
+        }
+    };
+    let mut contents = Vec::new();
+    let mut all_read = true;
+    let mut seen = std::collections::HashSet::new();
+    for file in &files {
+        let data = match std::fs::read(file) {
+            Ok(data) => data,
+            Err(err) => {
+                all_read = false;
+                loaded.problems.push(ConfigProblem::general(format!(
+                    "unable to read file {}: open {}: {}",
+                    crate::kubelet::field::go_quote(&file.display().to_string()),
+                    file.display(),
+                    read::go_io_error(&err)
+                )));
+                continue;
+            }
+        };
+        match decode_config(&data) {
+            Ok(config) => {
+                for provider in config.providers {
+                    if !seen.insert(provider.name.clone()) {
+                        loaded.problems.push(ConfigProblem {
+                            provider: Some(provider.name.clone()),
+                            field: Some("providers.name".into()),
+                            message: format!(
+                                "duplicate provider name {} found in configuration file(s)",
+                                crate::kubelet::field::go_quote(&provider.name)
+                            ),
+                        });
+                        continue;
+                    }
+                    loaded.config.providers.push(provider);
+                }
+            }
+            Err(err) => loaded.problems.push(ConfigProblem::general(format!(
+                "error decoding config {}: {err}",
+                crate::kubelet::field::go_quote(&file.display().to_string())
+            ))),
+        }
+        contents.push(data);
+    }
+    if all_read {
+        loaded.hash = Some(config_hash(&contents));
+    }
+    loaded.files = files;
+    loaded.problems.extend(validate(&loaded.config, gates));
+    loaded
+}
+
+#[cfg(test)]
+mod conformance_tests;

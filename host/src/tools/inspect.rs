@@ -1,0 +1,437 @@
+//! `inspect`: what a module is and what it asks for. Reads the module's top-level imports (the
+//! interfaces of a component, the `wasi_snapshot_preview1` functions of a core module), sorts
+//! them into capabilities, and says which of them this host grants.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, usage_error};
+use crate::module::{ModuleBytes, ModuleFormat};
+use crate::units::format_size;
+
+/// The `--help` text of the subcommand (the variant in `cli.rs` refers to it).
+pub const LONG_ABOUT: &str = "Show what a module is (component or core module, size, sha256 to pin with \
+        --sha256, WASI version) and the capabilities it imports (stdio, environment, clocks, \
+        random, filesystem, sockets, http), each with what this host grants: a module that \
+        imports the filesystem gets no preopened directory, sockets are always refused, and \
+        HTTP reaches only the origins a provider allows with --allow-http.\n\n\
+        Exit status: 0 the module can run here (possibly with capabilities refused at run \
+        time), 1 it imports something this host does not provide at all (it would fail to \
+        start), 2 the file is missing or not WebAssembly.\n\n\
+        Example:\n  wasm-credential-provider inspect /usr/libexec/kubernetes/credential-providers/static-credentials.wasm";
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The module (.wasm) or precompiled module (.cwasm).
+    #[arg(value_name = "MODULE")]
+    pub module: PathBuf,
+}
+
+/// A capability a module can import.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    /// stdin, stdout, stderr, terminals.
+    Stdio,
+    /// Environment variables and arguments.
+    Environment,
+    /// Wall and monotonic clocks, `poll_oneoff`.
+    Clocks,
+    /// Random bytes.
+    Random,
+    /// Exiting with a status.
+    Exit,
+    /// Streams and polling (plumbing for the other interfaces).
+    Io,
+    /// Files and directories.
+    Filesystem,
+    /// TCP, UDP, name lookup.
+    Sockets,
+    /// Outgoing HTTP (`wasi:http`).
+    Http,
+    /// Anything this host does not provide.
+    Unknown,
+}
+
+/// Whether this host gives a capability to a guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// Available as imported.
+    Granted,
+    /// Linked, but every operation is refused or sees nothing.
+    Refused,
+    /// Available only to what the provider's args allow.
+    Limited,
+    /// Not provided: the module fails to instantiate.
+    Missing,
+}
+
+impl Capability {
+    /// Name for output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Capability::Stdio => "stdio",
+            Capability::Environment => "environment",
+            Capability::Clocks => "clocks",
+            Capability::Random => "random",
+            Capability::Exit => "exit",
+            Capability::Io => "io",
+            Capability::Filesystem => "filesystem",
+            Capability::Sockets => "sockets",
+            Capability::Http => "http",
+            Capability::Unknown => "unknown",
+        }
+    }
+
+    /// What this host grants, and what that means.
+    pub fn grant(self) -> (Grant, &'static str) {
+        match self {
+            Capability::Stdio => (
+                Grant::Granted,
+                "stdin is the request, stdout the response; stderr goes to the kubelet's log",
+            ),
+            Capability::Environment => (
+                Grant::Granted,
+                "empty unless the provider's args pass --env NAME or --arg VALUE",
+            ),
+            Capability::Clocks | Capability::Random | Capability::Exit | Capability::Io => {
+                (Grant::Granted, "granted")
+            }
+            Capability::Filesystem => (
+                Grant::Refused,
+                "NOT GRANTED: no directory is preopened, every path operation fails",
+            ),
+            Capability::Sockets => (
+                Grant::Refused,
+                "NOT GRANTED: every TCP, UDP and name-lookup operation is refused",
+            ),
+            Capability::Http => (
+                Grant::Limited,
+                "LIMITED: only origins allowed with --allow-http; without it every request is refused",
+            ),
+            Capability::Unknown => (
+                Grant::Missing,
+                "NOT PROVIDED: the module will fail to instantiate",
+            ),
+        }
+    }
+}
+
+/// One import and its capability.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ImportInfo {
+    /// `wasi:cli/stdout@0.2.6`, or `wasi_snapshot_preview1::fd_write`.
+    pub name: String,
+    /// What it gives access to.
+    pub capability: Capability,
+}
+
+/// What `inspect` found.
+#[derive(Clone, Debug)]
+pub struct Inspection {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: ModuleFormat,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its digest.
+    pub sha256: String,
+    /// The WASI version(s) its imports name; empty when it imports none.
+    pub wasi_versions: BTreeSet<String>,
+    /// The top-level imports; `None` for precompiled code (not parsed).
+    pub imports: Option<Vec<ImportInfo>>,
+}
+
+/// Runs `inspect`.
+pub fn main(args: &InspectArgs) -> ExitCode {
+    match inspect(&args.module) {
+        Ok(inspection) => {
+            let _ = std::io::stdout().write_all(render(&inspection).as_bytes());
+            let missing = inspection
+                .imports
+                .iter()
+                .flatten()
+                .any(|i| i.capability.grant().0 == Grant::Missing);
+            ExitCode::from(if missing { EXIT_NO } else { EXIT_YES })
+        }
+        Err(message) => usage_error("inspect", &message, EXIT_USAGE),
+    }
+}
+
+/// Reads and inspects the module at `path`.
+pub fn inspect(path: &Path) -> Result<Inspection, String> {
+    let module = ModuleBytes::load(path, None).map_err(|e| e.to_string())?;
+    let (imports, wasi_versions) = match module.format {
+        ModuleFormat::Component | ModuleFormat::CoreModule => {
+            let imports = top_level_imports(&module.bytes)
+                .map_err(|e| format!("{}: not a valid module: {e}", path.display()))?;
+            let versions = imports
+                .iter()
+                .filter_map(|i| wasi_version(&i.name))
+                .collect();
+            (Some(imports), versions)
+        }
+        ModuleFormat::PrecompiledComponent | ModuleFormat::PrecompiledModule => {
+            (None, BTreeSet::new())
+        }
+    };
+    Ok(Inspection {
+        path: path.to_owned(),
+        format: module.format,
+        size: module.bytes.len() as u64,
+        sha256: module.digest.to_string(),
+        wasi_versions,
+        imports,
+    })
+}
+
+/// The imports of the outermost module or component (nested modules' imports are satisfied
+/// inside the component and are not the host's business).
+pub fn top_level_imports(bytes: &[u8]) -> Result<Vec<ImportInfo>, wasmparser::BinaryReaderError> {
+    use wasmparser::{Parser, Payload};
+    let mut imports = Vec::new();
+    let mut depth = 0usize;
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload? {
+            Payload::Version { .. } => depth += 1,
+            Payload::End(_) => depth = depth.saturating_sub(1),
+            Payload::ImportSection(reader) if depth == 1 => {
+                for import in reader.into_imports() {
+                    let import = import?;
+                    imports.push(ImportInfo {
+                        name: format!("{}::{}", import.module, import.name),
+                        capability: core_capability(import.module, import.name),
+                    });
+                }
+            }
+            Payload::ComponentImportSection(reader) if depth == 1 => {
+                for import in reader {
+                    let name = import?.name.name;
+                    imports.push(ImportInfo {
+                        name: name.to_owned(),
+                        capability: component_capability(name),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(imports)
+}
+
+/// The capability of a core module's import.
+fn core_capability(module: &str, name: &str) -> Capability {
+    if module != "wasi_snapshot_preview1" {
+        return Capability::Unknown;
+    }
+    match name {
+        "args_get" | "args_sizes_get" | "environ_get" | "environ_sizes_get" => {
+            Capability::Environment
+        }
+        "clock_res_get" | "clock_time_get" | "poll_oneoff" | "sched_yield" => Capability::Clocks,
+        "random_get" => Capability::Random,
+        "proc_exit" | "proc_raise" => Capability::Exit,
+        "fd_read"
+        | "fd_write"
+        | "fd_close"
+        | "fd_fdstat_get"
+        | "fd_fdstat_set_flags"
+        | "fd_seek"
+        | "fd_tell"
+        | "fd_sync"
+        | "fd_datasync" => Capability::Stdio,
+        n if n.starts_with("sock_") => Capability::Sockets,
+        n if n.starts_with("path_") || n.starts_with("fd_") => Capability::Filesystem,
+        _ => Capability::Unknown,
+    }
+}
+
+/// The capability of a component's import (`wasi:<package>/<interface>@<version>`).
+fn component_capability(name: &str) -> Capability {
+    let Some(rest) = name.strip_prefix("wasi:") else {
+        return Capability::Unknown;
+    };
+    let (package, interface) = rest.split_once('/').unwrap_or((rest, ""));
+    let interface = interface.split('@').next().unwrap_or_default();
+    match package {
+        "cli" => match interface {
+            "environment" => Capability::Environment,
+            "exit" => Capability::Exit,
+            _ => Capability::Stdio,
+        },
+        "clocks" => Capability::Clocks,
+        "random" => Capability::Random,
+        "io" => Capability::Io,
+        "filesystem" => Capability::Filesystem,
+        "sockets" => Capability::Sockets,
+        "http" => Capability::Http,
+        _ => Capability::Unknown,
+    }
+}
+
+/// The WASI version an import names: `0.2.6` for `wasi:...@0.2.6`, `preview1` for
+/// `wasi_snapshot_preview1`, `preview0 (wasi_unstable)` for the oldest.
+fn wasi_version(import: &str) -> Option<String> {
+    if let Some(rest) = import.strip_prefix("wasi:") {
+        return rest
+            .split_once('@')
+            .map(|(_, v)| format!("0.2 (preview 2) @{v}"));
+    }
+    match import.split("::").next() {
+        Some("wasi_snapshot_preview1") => Some("preview 1 (wasi_snapshot_preview1)".into()),
+        Some("wasi_unstable") => Some("preview 0 (wasi_unstable): not supported".into()),
+        _ => None,
+    }
+}
+
+/// The inspection as text.
+pub fn render(inspection: &Inspection) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("module:  {}\n", inspection.path.display()));
+    out.push_str(&format!("format:  {}\n", inspection.format.describe()));
+    out.push_str(&format!(
+        "size:    {} ({} bytes)\n",
+        format_size(inspection.size),
+        inspection.size
+    ));
+    out.push_str(&format!("sha256:  {}\n", inspection.sha256));
+    let Some(imports) = &inspection.imports else {
+        out.push_str("wasi:    unknown (precompiled native code is not parsed)\n");
+        out.push_str("runs only with --allow-precompiled, from the same host version\n");
+        return out;
+    };
+    let versions: Vec<&str> = inspection
+        .wasi_versions
+        .iter()
+        .map(String::as_str)
+        .collect();
+    out.push_str(&format!(
+        "wasi:    {}\n",
+        if versions.is_empty() {
+            "none (imports no WASI)".to_owned()
+        } else {
+            versions.join(", ")
+        }
+    ));
+    let capabilities: BTreeSet<Capability> = imports.iter().map(|i| i.capability).collect();
+    out.push_str("capabilities:\n");
+    for capability in &capabilities {
+        out.push_str(&format!(
+            "  {:<12} {}\n",
+            capability.name(),
+            capability.grant().1
+        ));
+    }
+    out.push_str("imports:\n");
+    for import in imports {
+        out.push_str(&format!(
+            "  {} ({})\n",
+            import.name,
+            import.capability.name()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_component_imports() {
+        assert_eq!(
+            component_capability("wasi:cli/stdout@0.2.6"),
+            Capability::Stdio
+        );
+        assert_eq!(
+            component_capability("wasi:cli/environment@0.2.6"),
+            Capability::Environment
+        );
+        assert_eq!(
+            component_capability("wasi:filesystem/preopens@0.2.6"),
+            Capability::Filesystem
+        );
+        assert_eq!(
+            component_capability("wasi:sockets/tcp@0.2.6"),
+            Capability::Sockets
+        );
+        assert_eq!(
+            component_capability("wasi:http/outgoing-handler@0.2.6"),
+            Capability::Http
+        );
+        assert_eq!(
+            component_capability("acme:secrets/vault"),
+            Capability::Unknown
+        );
+        assert_eq!(
+            wasi_version("wasi:io/streams@0.2.6").as_deref(),
+            Some("0.2 (preview 2) @0.2.6")
+        );
+    }
+
+    #[test]
+    fn classifies_core_imports() {
+        assert_eq!(
+            core_capability("wasi_snapshot_preview1", "fd_write"),
+            Capability::Stdio
+        );
+        assert_eq!(
+            core_capability("wasi_snapshot_preview1", "path_open"),
+            Capability::Filesystem
+        );
+        assert_eq!(
+            core_capability("wasi_snapshot_preview1", "fd_readdir"),
+            Capability::Filesystem
+        );
+        assert_eq!(
+            core_capability("wasi_snapshot_preview1", "sock_accept"),
+            Capability::Sockets
+        );
+        assert_eq!(core_capability("env", "host_secret"), Capability::Unknown);
+    }
+
+    #[test]
+    fn reads_the_example_plugin_for_both_targets() {
+        for target in test_artifacts::Target::ALL {
+            let path = test_artifacts::plugin("static-credentials", target);
+            let inspection = inspect(&path).unwrap();
+            let imports = inspection.imports.as_ref().unwrap();
+            assert!(
+                imports.iter().any(|i| i.capability == Capability::Stdio),
+                "{target}: {imports:?}"
+            );
+            assert!(!inspection.wasi_versions.is_empty());
+            let text = render(&inspection);
+            assert!(text.contains(&inspection.sha256), "{text}");
+        }
+    }
+
+    #[test]
+    fn flags_filesystem_and_sockets() {
+        let path = test_artifacts::guest("tcp_connect", test_artifacts::Target::P2);
+        let inspection = inspect(&path).unwrap();
+        let text = render(&inspection);
+        assert!(text.contains("sockets      NOT GRANTED"), "{text}");
+        let path = test_artifacts::guest("read_files", test_artifacts::Target::P1);
+        let text = render(&inspect(&path).unwrap());
+        assert!(text.contains("filesystem   NOT GRANTED"), "{text}");
+    }
+
+    #[test]
+    fn refuses_non_wasm() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.wasm");
+        std::fs::write(&path, b"#!/bin/sh\n").unwrap();
+        assert!(inspect(&path).unwrap_err().contains("not a WebAssembly"));
+        assert!(
+            inspect(&dir.path().join("missing.wasm"))
+                .unwrap_err()
+                .contains("does not exist")
+        );
+    }
+}

@@ -1,0 +1,103 @@
+//! The operator and plugin-author subcommands: `check-config`, `match`, `validate-response`,
+//! `simulate`, `inspect`. Each module holds one subcommand's arguments and output; the kubelet's
+//! rules they apply live in [`crate::kubelet`] and the protocol crate.
+//!
+//! Exit statuses follow one convention: 0 the answer is yes (valid, matched, accepted), 1 the
+//! answer is no (with the reasons), 2 the command line or its inputs are unusable.
+
+pub mod bin_dir;
+pub mod check_config;
+pub mod inspect;
+pub mod match_image;
+pub mod simulate;
+pub mod validate_response;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use crate::cli::BINARY_NAME;
+use crate::kubelet::config::FeatureGates;
+
+/// How a subcommand prints its result.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON document for programs.
+    Json,
+}
+
+/// Exit status: the answer is yes.
+pub const EXIT_YES: u8 = 0;
+/// Exit status: the answer is no.
+pub const EXIT_NO: u8 = 1;
+/// Exit status: bad usage or unusable input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Prints `wasm-credential-provider: <command>: <message>` on stderr and returns `status`.
+pub(crate) fn usage_error(command: &str, message: &str, status: u8) -> ExitCode {
+    let message = message.replace(['\n', '\r'], " ");
+    let _ = writeln!(std::io::stderr(), "{BINARY_NAME}: {command}: {message}");
+    ExitCode::from(status)
+}
+
+/// Parses the kubelet's `--feature-gates` syntax (`Name=true,Other=false`) for the one gate that
+/// changes credential-provider validation; other gate names are refused.
+pub fn parse_feature_gates(text: Option<&str>) -> Result<FeatureGates, String> {
+    let mut gates = FeatureGates::default();
+    for item in text
+        .unwrap_or_default()
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+    {
+        let (name, value) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--feature-gates: {item:?} is not NAME=true|false"))?;
+        let value: bool = value
+            .trim()
+            .parse()
+            .map_err(|_| format!("--feature-gates: {item:?} is not NAME=true|false"))?;
+        match name.trim() {
+            "KubeletServiceAccountTokenForCredentialProviders" => {
+                gates.service_account_token_for_credential_providers = value;
+            }
+            other => {
+                return Err(format!(
+                    "--feature-gates: unknown gate {other:?} (only KubeletServiceAccountTokenForCredentialProviders changes credential provider rules)"
+                ));
+            }
+        }
+    }
+    Ok(gates)
+}
+
+/// JSON for output (serialising a `serde_json::Value` cannot fail).
+pub(crate) fn to_json_line(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn feature_gates() {
+        assert!(
+            parse_feature_gates(None)
+                .unwrap()
+                .service_account_token_for_credential_providers
+        );
+        assert!(
+            !parse_feature_gates(Some(
+                "KubeletServiceAccountTokenForCredentialProviders=false"
+            ))
+            .unwrap()
+            .service_account_token_for_credential_providers
+        );
+        assert!(parse_feature_gates(Some("Other=true")).is_err());
+        assert!(
+            parse_feature_gates(Some("KubeletServiceAccountTokenForCredentialProviders")).is_err()
+        );
+    }
+}
