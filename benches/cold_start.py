@@ -8,7 +8,10 @@ HTTP example guest exists, a plugin doing one HTTP request to a loopback server.
 and p95 wall time over N execs, and peak RSS. Writes a Markdown table to docs/benchmarks.md
 (between the BEGIN/END markers) and prints it.
 
-Usage: python3 benches/cold_start.py [--runs 50] [--no-build]
+With --dist it also builds the shipping binary (scripts/build-dist.sh: fat LTO, stripped, static
+musl when available) and measures it beside the release build.
+
+Usage: python3 benches/cold_start.py [--runs 50] [--no-build] [--dist]
 """
 
 import argparse
@@ -27,6 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
 HOST = TARGET / "release" / "wasm-credential-provider"
+# What scripts/build-dist.sh builds (static musl when it can, else glibc), if it was run.
+DIST_HOSTS = [TARGET / "x86_64-unknown-linux-musl" / "dist" / "wasm-credential-provider",
+              TARGET / "dist" / "wasm-credential-provider"]
 REQUEST = (
     b'{"kind":"CredentialProviderRequest","apiVersion":"credentialprovider.kubelet.k8s.io/v1",'
     b'"image":"registry.example.com/team/app"}\n'
@@ -97,6 +103,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--dist", action="store_true",
+                        help="also build and measure the dist binary (scripts/build-dist.sh)")
     args = parser.parse_args()
     if not os.access(GNU_TIME, os.X_OK):
         sys.exit("this benchmark needs GNU time (Debian package `time`) for peak RSS")
@@ -104,6 +112,13 @@ def main():
         print("note: fewer than 50 runs; p95 is rough", file=sys.stderr)
     if not args.no_build:
         build()
+        if args.dist:
+            subprocess.run(["bash", "scripts/build-dist.sh"], cwd=ROOT, check=True)
+    hosts = [("release", HOST)]
+    dist = next((h for h in DIST_HOSTS if h.exists()), None)
+    if args.dist and dist:
+        kind = "dist, static musl" if "musl" in str(dist) else "dist"
+        hosts.append((kind, dist))
 
     base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "REGISTRY_USERNAME": "robot", "REGISTRY_PASSWORD": "bench-password"}
@@ -131,15 +146,17 @@ def main():
                 base_env,
             ))
         for name, native, module, host_args, env in cases:
-            cache = work / f"cache-{module.stem}"
-            host = [str(HOST), "--module", str(module), *host_args]
-            warm = [*host, "--cache-dir", str(cache)]
-            exec_once(warm, env)  # populate the cache
-            results = [
-                ("native plugin", measure(native, env, args.runs)),
-                ("host, warm cache", measure(warm, env, args.runs)),
-                ("host, compiling", measure(host, env, args.runs)),
-            ]
+            results = [("native plugin", measure(native, env, args.runs))]
+            for kind, binary in hosts:
+                cache = work / f"cache-{module.stem}-{binary.parent.name}"
+                host = [str(binary), "--module", str(module), *host_args]
+                warm = [*host, "--cache-dir", str(cache)]
+                exec_once(warm, env)  # populate the cache
+                suffix = "" if kind == "release" else f" ({kind})"
+                results += [
+                    (f"host{suffix}, warm cache", measure(warm, env, args.runs)),
+                    (f"host{suffix}, compiling", measure(host, env, args.runs)),
+                ]
             for label, (median, p95, rss) in results:
                 rows.append((name, label, median, p95, rss))
         if server:
@@ -149,6 +166,7 @@ def main():
 
     sizes = []
     for name, path in [("host binary (release)", HOST),
+                       *[(f"host binary ({kind})", binary) for kind, binary in hosts[1:]],
                        ("static-credentials.wasm", TARGET / "wasm32-wasip2/release/static-credentials.wasm"),
                        ("http_fetch.wasm", TARGET / "wasm32-wasip2/release/http_fetch.wasm")]:
         if path.exists():

@@ -68,6 +68,10 @@ pub enum Command {
     /// imports, flagging those this host will not grant.
     #[command(long_about = crate::tools::inspect::LONG_ABOUT)]
     Inspect(crate::tools::inspect::InspectArgs),
+    /// Install this host, provider links, modules (each checked against its --sha256 pin) and
+    /// a CredentialProviderConfig on a node.
+    #[command(long_about = crate::tools::install::LONG_ABOUT)]
+    Install(crate::tools::install::InstallArgs),
 }
 
 /// Arguments of the run mode, as written in a provider's `args`.
@@ -197,6 +201,9 @@ impl Cli {
 /// returns the exit status.
 pub fn main(argv: Vec<OsString>) -> ExitCode {
     let argv0 = argv.first().map(PathBuf::from).unwrap_or_default();
+    if let Some(name) = crate::docker_helper::helper_name(&argv0) {
+        return crate::docker_helper::main(&name, &argv0, argv.get(1..).unwrap_or_default());
+    }
     let invocation = invocation(&argv0);
     let mut args: Vec<OsString> = vec![BINARY_NAME.into()];
     let rest = argv.into_iter().skip(1);
@@ -227,6 +234,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Command::ValidateResponse(args) => crate::tools::validate_response::main(&args),
         Command::Simulate(args) => crate::tools::simulate::main(&args),
         Command::Inspect(args) => crate::tools::inspect::main(&args),
+        Command::Install(args) => crate::tools::install::main(&args),
         Command::Compile(args) => {
             let provider = args
                 .module

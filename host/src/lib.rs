@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod cli;
+pub mod docker_helper;
 pub mod error;
 pub mod kubelet;
 pub mod limits;

@@ -767,10 +767,12 @@ fn go_parse_addr(s: &[u8]) -> Result<AddrKind, String> {
 // Go's strconv.Quote, for error texts
 // ---------------------------------------------------------------------------------------------
 
-/// Quote bytes as Go's `strconv.Quote` (`%q`) does. Which non-ASCII characters count as
+/// Quote text or bytes as Go's `strconv.Quote` (`%q`) does, for error texts that must read like
+/// the kubelet's. Invalid UTF-8 bytes become `\x..`; which non-ASCII characters count as
 /// printable is approximated (controls, separators, format characters and private use are
 /// escaped).
-fn go_quote(s: &[u8]) -> String {
+pub fn go_quote(s: impl AsRef<[u8]>) -> String {
+    let s = s.as_ref();
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for chunk in s.utf8_chunks() {

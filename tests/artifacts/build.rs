@@ -12,13 +12,24 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Workspace packages built for the wasm targets.
-const PACKAGES: &[&str] = &["test-guests", "static-credentials"];
+const PACKAGES: &[&str] = &[
+    "test-guests",
+    "static-credentials",
+    "ecr-credential-provider",
+    "auth-provider-gcp",
+    "acr-credential-provider",
+];
 
 /// Source directory of the guests; every `src/bin/<name>.rs` is a guest.
 const GUESTS_DIR: &str = "tests/guests";
 
 /// Example plugins: (binary name, source directory).
-const PLUGINS: &[(&str, &str)] = &[("static-credentials", "example-plugins/static-credentials")];
+const PLUGINS: &[(&str, &str)] = &[
+    ("static-credentials", "example-plugins/static-credentials"),
+    ("ecr-credential-provider", "example-plugins/ecr"),
+    ("auth-provider-gcp", "example-plugins/gcp"),
+    ("acr-credential-provider", "example-plugins/acr"),
+];
 
 /// Other sources the wasm builds depend on (the SDK the plugins use, and its protocol).
 const OTHER_INPUTS: &[&str] = &["guest-sdk", "protocol", "Cargo.lock", "Cargo.toml"];

@@ -13,10 +13,15 @@ use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-/// A CA and a server certificate it signed for `allowed.test`, `denied.test` and `localhost`.
+/// A CA and a server certificate it signed (by default for `allowed.test`, `denied.test` and
+/// `localhost`).
 pub struct TestCa {
     /// The CA certificate as a PEM file (for `--ca-file`).
     pub ca_file: PathBuf,
+    /// The server certificate as a PEM file (for servers that are not in this process).
+    pub server_cert_file: PathBuf,
+    /// The server certificate's private key as a PEM file.
+    pub server_key_file: PathBuf,
     _dir: tempfile::TempDir,
     server: Arc<rustls::ServerConfig>,
 }
@@ -24,6 +29,11 @@ pub struct TestCa {
 impl TestCa {
     /// Makes a fresh CA and server certificate.
     pub fn new() -> TestCa {
+        TestCa::with_names(&["allowed.test", "denied.test", "localhost"])
+    }
+
+    /// Makes a fresh CA and a server certificate for `names` (DNS names, or IP addresses).
+    pub fn with_names(names: &[&str]) -> TestCa {
         use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -33,17 +43,18 @@ impl TestCa {
         );
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
         let leaf_key = KeyPair::generate().unwrap();
-        let leaf = CertificateParams::new(vec![
-            "allowed.test".to_owned(),
-            "denied.test".to_owned(),
-            "localhost".to_owned(),
-        ])
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
+        let leaf =
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap()
+                .signed_by(&leaf_key, &ca)
+                .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let ca_file = dir.path().join("ca.pem");
         std::fs::write(&ca_file, ca.pem()).unwrap();
+        let server_cert_file = dir.path().join("server.crt");
+        std::fs::write(&server_cert_file, leaf.pem()).unwrap();
+        let server_key_file = dir.path().join("server.key");
+        std::fs::write(&server_key_file, leaf_key.serialize_pem()).unwrap();
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         let chain: Vec<CertificateDer<'static>> = vec![leaf.der().clone()];
         let server = rustls::ServerConfig::builder_with_provider(Arc::new(
@@ -56,9 +67,16 @@ impl TestCa {
         .unwrap();
         TestCa {
             ca_file,
+            server_cert_file,
+            server_key_file,
             _dir: dir,
             server: Arc::new(server),
         }
+    }
+
+    /// The server side TLS configuration (the certificate for the names given).
+    pub fn server_config(&self) -> Arc<rustls::ServerConfig> {
+        self.server.clone()
     }
 
     /// The CA file's path as a string.
@@ -116,7 +134,8 @@ impl Origin {
     }
 }
 
-fn read_head(stream: &mut impl Read) -> Option<String> {
+/// Reads a request or response head, up to and including the blank line.
+pub fn read_head(stream: &mut impl Read) -> Option<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -182,6 +201,16 @@ pub struct ConnectProxy {
 impl ConnectProxy {
     /// Starts the proxy.
     pub fn start() -> ConnectProxy {
+        ConnectProxy::tunnelling(None)
+    }
+
+    /// Starts a proxy that tunnels every CONNECT to 127.0.0.1:`port`, whatever host and port
+    /// were asked for (so a guest asking for `api.example:443` reaches a loopback test server).
+    pub fn to_port(port: u16) -> ConnectProxy {
+        ConnectProxy::tunnelling(Some(port))
+    }
+
+    fn tunnelling(fixed_port: Option<u16>) -> ConnectProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -201,7 +230,7 @@ impl ConnectProxy {
                         .and_then(|rest| rest.split(' ').next())
                         .and_then(|target| target.rsplit_once(':'))
                         .and_then(|(_, port)| port.parse::<u16>().ok());
-                    let Some(target_port) = target_port else {
+                    let Some(target_port) = target_port.map(|p| fixed_port.unwrap_or(p)) else {
                         let _ = conn.write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n");
                         return;
                     };

@@ -2,12 +2,19 @@
 //! executes a credential provider plugin, running real wasm guests for both WASI targets.
 
 mod cache;
+mod cloud_servers;
+mod docker_helper;
 mod escapes;
 mod exec_path;
 mod http;
 mod http_servers;
+mod install;
 mod limits;
 mod modules;
+mod plugin_acr;
+mod plugin_ecr;
+mod plugin_gcp;
+mod registry;
 mod responses;
 mod secrets;
 mod support;

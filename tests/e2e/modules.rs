@@ -85,3 +85,78 @@ fn a_directory_is_not_a_module() {
     let out = exec(&["--module", sub.to_str().unwrap()], &v1_request());
     out.assert_refused("provider", "cannot read module");
 }
+
+/// Writes `text` (wasm text format: a core module or a component) as a binary module file.
+fn module_from_text(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, wat::parse_str(text).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn a_core_module_importing_what_the_host_does_not_link_never_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    // Would print a (valid-looking) response at once if it ever started.
+    let module = module_from_text(
+        dir.path(),
+        "greedy.wasm",
+        r#"(module
+            (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+            (import "env" "host_secret" (func))
+            (import "wasi_snapshot_preview1" "fd_bogus" (func))
+            (import "env" "host_secret" (func))
+            (memory (export "memory") 1)
+            (data (i32.const 16) "started\n")
+            (func (export "_start")
+                (i32.store (i32.const 0) (i32.const 16))
+                (i32.store (i32.const 4) (i32.const 8))
+                (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))"#,
+    );
+    let out = exec(&["--module", module.to_str().unwrap()], &v1_request());
+    out.assert_refused(
+        "greedy",
+        "module imports what this host does not provide, so it was not started: \
+         env::host_secret, wasi_snapshot_preview1::fd_bogus",
+    );
+}
+
+#[test]
+fn a_component_importing_what_the_host_does_not_link_never_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    // wasmtime alone would accept these imports (instances with no exports need nothing);
+    // the host's import policy names every interface it links and refuses the rest.
+    let component = module_from_text(
+        dir.path(),
+        "vault.wasm",
+        r#"(component
+            (import "wasi:cli/stdout@0.2.6" (instance))
+            (import "acme:secrets/vault" (instance))
+            (import "wasi:keyvalue/store@0.2.0-draft" (instance))
+            (import "wasi:http/incoming-handler@0.2.6" (instance)))"#,
+    );
+    let out = exec(&["--module", component.to_str().unwrap()], &v1_request());
+    out.assert_refused(
+        "vault",
+        "so it was not started: acme:secrets/vault, wasi:keyvalue/store@0.2.0-draft, \
+         wasi:http/incoming-handler@0.2.6",
+    );
+}
+
+#[test]
+fn proposals_the_host_turns_off_do_not_compile() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [
+        (
+            "two_memories",
+            "(module (memory 1) (memory 1) (func (export \"_start\")))",
+        ),
+        (
+            "memory64",
+            "(module (memory i64 1) (func (export \"_start\")))",
+        ),
+    ] {
+        let module = module_from_text(dir.path(), &format!("{name}.wasm"), text);
+        let out = exec(&["--module", module.to_str().unwrap()], &v1_request());
+        out.assert_refused(name, "module does not compile");
+    }
+}

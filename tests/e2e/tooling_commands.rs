@@ -209,6 +209,69 @@ fn check_config_bin_dir_checks_host_providers() {
 }
 
 #[test]
+fn check_config_warns_about_unscoped_or_unpinned_host_providers() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let module = test_artifacts::plugin("static-credentials", Target::P1);
+    let digest = sha256_hex(&module);
+    for name in ["scoped", "unscoped", "unpinned"] {
+        std::os::unix::fs::symlink(HOST, bin.join(name)).unwrap();
+        std::fs::copy(&module, bin.join(format!("{name}.wasm"))).unwrap();
+    }
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        &format!(
+            "{HEAD}{}{}{}",
+            provider(
+                "scoped",
+                &format!("--sha256={digest}, --allow-auth-key=r.io")
+            ),
+            provider("unscoped", &format!("--sha256={digest}")),
+            provider("unpinned", "--allow-auth-key=r.io"),
+        ),
+    );
+    let args = ["check-config", config.to_str().unwrap(), "--bin-dir"];
+    let out = exec(&[&args[..], &[bin.to_str().unwrap()]].concat(), b"");
+    // Warnings do not make the config invalid.
+    assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    let warnings: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{}", out.stdout);
+    assert!(
+        warnings[0].starts_with(
+            "warning: provider \"unscoped\": runs wasm-credential-provider without --allow-auth-key"
+        ) && warnings[0].contains("--allow-auth-key=r.io"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        warnings[1].starts_with(
+            "warning: provider \"unpinned\": runs wasm-credential-provider without --sha256"
+        ),
+        "{}",
+        out.stdout
+    );
+    let json = exec(
+        &[&args[..], &[bin.to_str().unwrap(), "--output", "json"]].concat(),
+        b"",
+    );
+    let report: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert_eq!(report["valid"], true);
+    let names: Vec<&str> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["provider"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["unscoped", "unpinned"]);
+}
+
+#[test]
 fn match_exit_statuses() {
     let out = exec(
         &[

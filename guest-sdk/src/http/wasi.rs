@@ -50,18 +50,19 @@ pub(super) fn send(request: &Request, url: &Url) -> Result<Response, HttpError> 
         .body()
         .map_err(|()| HttpError::Transport("no request body".into()))?;
     let future = outgoing_handler::handle(outgoing, None).map_err(map_code)?;
-    {
-        let stream = body
-            .write()
-            .map_err(|()| HttpError::Transport("request body stream".into()))?;
-        for chunk in request.body.chunks(4096) {
-            stream.blocking_write_and_flush(chunk).map_err(map_stream)?;
-        }
-    }
-    OutgoingBody::finish(body, None).map_err(map_code)?;
+    let sent = write_body(body, &request.body);
 
     future.subscribe().block();
-    let incoming = match future.get() {
+    let outcome = future.get();
+    if let Err(body_error) = sent {
+        // When the host refuses the request (its egress policy) the body stream just closes;
+        // the request's own outcome says why.
+        return Err(match outcome {
+            Some(Ok(Err(code))) => map_code(code),
+            _ => body_error,
+        });
+    }
+    let incoming = match outcome {
         Some(Ok(Ok(response))) => response,
         Some(Ok(Err(code))) => return Err(map_code(code)),
         Some(Err(())) | None => return Err(HttpError::Transport("no response".into())),
@@ -99,6 +100,20 @@ pub(super) fn send(request: &Request, url: &Url) -> Result<Response, HttpError> 
         headers,
         body,
     })
+}
+
+/// Writes the request body and finishes it; on failure the body is dropped unfinished, which
+/// ends the request.
+fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), HttpError> {
+    {
+        let stream = body
+            .write()
+            .map_err(|()| HttpError::Transport("request body stream".into()))?;
+        for chunk in bytes.chunks(4096) {
+            stream.blocking_write_and_flush(chunk).map_err(map_stream)?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(map_code)
 }
 
 fn map_stream(err: StreamError) -> HttpError {

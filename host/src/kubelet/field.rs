@@ -2,7 +2,6 @@
 //! kubelet's exact text: `providers.name: Invalid value: "..": provider name cannot be '..'`.
 
 use std::fmt;
-use std::fmt::Write as _;
 
 /// The kind of a field error; its `Display` is apimachinery's `ErrorType.String()`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,7 +74,7 @@ impl FieldError {
     /// `field.NotSupported(path, value, supported)`: the detail lists the supported values,
     /// each Go-quoted, in the given order.
     pub fn unsupported(field: &str, value: &str, supported: &[&str]) -> Self {
-        let quoted: Vec<String> = supported.iter().map(|v| go_quote(v)).collect();
+        let quoted: Vec<String> = supported.iter().map(go_quote).collect();
         let detail = if quoted.is_empty() {
             String::new()
         } else {
@@ -123,43 +122,11 @@ impl fmt::Display for FieldError {
     }
 }
 
-/// Go's `strconv.Quote` (`%q`): double quotes, `\"`, `\\`, C escapes for control characters,
-/// `\x`/`\u` escapes for other non-printable characters.
-pub fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            ' '..='~' => out.push(c),
-            c if c.is_ascii() || c.is_control() => {
-                let code = u32::from(c);
-                if code < 0x80 {
-                    let _ = write!(out, "\\x{code:02x}");
-                } else if code < 0x10000 {
-                    let _ = write!(out, "\\u{code:04x}");
-                } else {
-                    let _ = write!(out, "\\U{code:08x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use credential_provider_protocol::matching::go_quote;
 
 /// Go's `%#v` of a `[]string`: `[]string{"a", "b"}`.
 pub fn go_string_slice(values: &[String]) -> String {
-    let quoted: Vec<String> = values.iter().map(|v| go_quote(v)).collect();
+    let quoted: Vec<String> = values.iter().map(go_quote).collect();
     format!("[]string{{{}}}", quoted.join(", "))
 }
 

@@ -196,7 +196,9 @@ impl EgressPolicy {
     }
 
     /// The `--resolve` address for `host:port`, if the operator gave one.
+    /// A fully qualified name (`metadata.google.internal.`) is the same host as without the dot.
     pub fn override_for(&self, host: &str, port: u16) -> Option<IpAddr> {
+        let host = host.strip_suffix('.').unwrap_or(host);
         self.overrides
             .iter()
             .find(|o| o.host == host && o.port == port)
@@ -607,6 +609,12 @@ mod tests {
             Some("127.0.0.1".parse().unwrap())
         );
         assert_eq!(p.override_for("a.example", 443), None);
+        assert_eq!(
+            p.override_for("a.example.", 8443),
+            p.override_for("a.example", 8443),
+            "a trailing dot names the same host"
+        );
+        assert!(p.override_for("a.example.", 8443).is_some());
         for bad in [
             "a.example:443",
             "a.example:x:1.2.3.4",

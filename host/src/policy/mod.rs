@@ -1,3 +1,4 @@
 //! Operator policy for what a guest may reach beyond its stdio.
 
 pub mod egress;
+pub mod imports;

@@ -11,8 +11,8 @@ use crate::limits::{EPOCH_TICK, MAX_WASM_STACK_BYTES};
 ///
 /// Epoch interruption is on (a spinning guest is checked against its deadline every
 /// [`EPOCH_TICK`]); the wasm stack is bounded; proposals a credential provider has no use for
-/// (64-bit memories, stack switching; threads are compiled out) are off, which keeps the attack
-/// surface small.
+/// (64-bit and multiple memories, relaxed SIMD, stack switching; threads, GC and exceptions are
+/// compiled out) are off, which keeps the attack surface small.
 pub fn build_engine() -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config
@@ -20,6 +20,8 @@ pub fn build_engine() -> wasmtime::Result<Engine> {
         .max_wasm_stack(MAX_WASM_STACK_BYTES)
         .wasm_component_model(true)
         .wasm_memory64(false)
+        .wasm_multi_memory(false)
+        .wasm_relaxed_simd(false)
         .wasm_stack_switching(false)
         .cranelift_opt_level(OptLevel::Speed);
     Engine::new(&config)

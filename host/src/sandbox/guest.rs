@@ -100,6 +100,24 @@ fn classify(result: wasmtime::Result<()>, timed_out: &AtomicBool) -> Ending {
     }
 }
 
+/// The component linker: WASI 0.2 (filesystem and sockets linked but refused by the context)
+/// and `wasi:http`'s outgoing handler. Exactly `policy::imports::COMPONENT_INTERFACES`.
+fn component_linker(engine: &Engine) -> wasmtime::Result<ComponentLinker<ComponentState>> {
+    let mut linker = ComponentLinker::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    // Linked even when nothing is allowed, so components importing it instantiate; the hook
+    // refuses every request outside the operator's allow-list.
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    Ok(linker)
+}
+
+/// The core-module linker: `wasi_snapshot_preview1`. Exactly `policy::imports::CORE_FUNCTIONS`.
+fn core_linker(engine: &Engine) -> wasmtime::Result<Linker<CoreState>> {
+    let mut linker: Linker<CoreState> = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut CoreState| &mut state.wasi)?;
+    Ok(linker)
+}
+
 /// Runs a component's `wasi:cli/run` export.
 pub async fn run_component(engine: &Engine, component: &Component, setup: RunSetup) -> Ending {
     let RunSetup {
@@ -121,12 +139,8 @@ pub async fn run_component(engine: &Engine, component: &Component, setup: RunSet
     );
     store.limiter(|state| &mut state.limiter);
     arm_deadline(&mut store, deadline, timed_out.clone());
-    let mut linker = ComponentLinker::new(engine);
     let run = async {
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        // Linked even when nothing is allowed, so components importing it instantiate; the
-        // hook refuses every request outside the operator's allow-list.
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        let linker = component_linker(engine)?;
         let command = Command::instantiate_async(&mut store, component, &linker).await?;
         match command.wasi_cli_run().call_run(&mut store).await? {
             Ok(()) => Ok(()),
@@ -154,14 +168,81 @@ pub async fn run_core_module(engine: &Engine, module: &Module, setup: RunSetup) 
     );
     store.limiter(|state| &mut state.limiter);
     arm_deadline(&mut store, deadline, timed_out.clone());
-    let mut linker: Linker<CoreState> = Linker::new(engine);
     let run = async {
-        wasmtime_wasi::p1::add_to_linker_async(&mut linker, |state: &mut CoreState| {
-            &mut state.wasi
-        })?;
+        let linker = core_linker(engine)?;
         let instance = linker.instantiate_async(&mut store, module).await?;
         let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
         start.call_async(&mut store, ()).await
     };
     classify(run.await, &timed_out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::imports::{COMPONENT_INTERFACES, CORE_FUNCTIONS, CORE_MODULE};
+
+    fn engine() -> Engine {
+        super::super::engine::build_engine().unwrap()
+    }
+
+    /// Whether `linker` defines `name` exactly: defining anything under that name again fails.
+    fn defines(linker: &ComponentLinker<ComponentState>, name: &str) -> bool {
+        let mut probe = linker.clone();
+        probe.root().func_new(name, |_, _, _, _| Ok(())).is_err()
+    }
+
+    /// Every interface the import policy names is one the component linker defines, so the
+    /// pre-start check never lets through what the linker lacks.
+    #[test]
+    fn component_policy_names_only_linked_interfaces() {
+        let engine = engine();
+        let linker = component_linker(&engine).unwrap();
+        for (interface, _) in COMPONENT_INTERFACES {
+            // The version of the WIT that wasmtime-wasi and wasmtime-wasi-http 48 bundle; older
+            // and newer 0.2.x imports resolve to it (semver-compatible lookup).
+            let name = format!("wasi:{interface}@0.2.12");
+            assert!(
+                defines(&linker, &name),
+                "{name} is in the policy but not linked"
+            );
+        }
+        // The probe can tell: an interface nobody links is not defined.
+        assert!(!defines(&linker, "wasi:keyvalue/store@0.2.12"));
+    }
+
+    /// Every preview 1 function the policy names is defined by the core linker, and every
+    /// function the core linker defines is in the policy.
+    #[test]
+    fn core_policy_is_exactly_the_linked_functions() {
+        let engine = engine();
+        let linker = core_linker(&engine).unwrap();
+        let mut store = Store::new(
+            &engine,
+            CoreState {
+                wasi: WasiCtxBuilder::new().build_p1(),
+                limiter: GuestLimiter::new(1 << 20, Arc::new(AtomicBool::new(false))),
+            },
+        );
+        let linked: Vec<String> = linker
+            .iter(&mut store)
+            .map(|(module, name, _)| format!("{module}::{name}"))
+            .collect();
+        let policy: Vec<String> = CORE_FUNCTIONS
+            .iter()
+            .map(|(name, _)| format!("{CORE_MODULE}::{name}"))
+            .collect();
+        for name in &policy {
+            assert!(
+                linked.contains(name),
+                "{name} is in the policy but not linked"
+            );
+        }
+        for name in &linked {
+            assert!(
+                policy.contains(name),
+                "{name} is linked but not in the policy"
+            );
+        }
+    }
 }

@@ -17,6 +17,7 @@ use wasmtime::component::Component;
 
 use crate::limits::MAX_STDERR_BYTES;
 use crate::module::{ModuleBytes, ModuleFormat};
+use crate::policy::imports;
 use crate::units::{format_duration, format_size};
 use builder::{WasiGrant, wasi_builder};
 use guest::{Ending, RunSetup};
@@ -68,12 +69,35 @@ pub enum GuestError {
     /// The guest tried to grow its memory past the budget.
     #[error("guest exceeded the {} memory limit", format_size(*.0))]
     MemoryLimit(u64),
+    /// The module imports interfaces or functions this host does not link; it is refused
+    /// before it starts (the whole list, not just the first).
+    #[error("module imports what this host does not provide, so it was not started: {}", list_imports(.0))]
+    MissingImports(Vec<String>),
     /// The guest wrote more than the stdout cap.
     #[error("guest wrote more than {} to stdout", format_size(*.0))]
     StdoutLimit(u64),
     /// The guest wrote more than the stderr cap.
     #[error("guest wrote more than {} to stderr", format_size(*.0 as u64))]
     StderrLimit(usize),
+}
+
+/// The missing imports on one line: at most 16 names, control characters replaced.
+fn list_imports(names: &[String]) -> String {
+    const SHOWN: usize = 16;
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(SHOWN)
+        .map(|name| {
+            name.chars()
+                .take(120)
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect()
+        })
+        .collect();
+    if names.len() > SHOWN {
+        shown.push(format!("and {} more", names.len() - SHOWN));
+    }
+    shown.join(", ")
 }
 
 /// What came out of a run.
@@ -166,8 +190,44 @@ impl Sandbox {
         compiled.map_err(|e| GuestError::Compile(one_line(&e)))
     }
 
-    /// Runs `compiled` with `grant`, feeding it `stdin`.
+    /// Checks that the host links every import of `compiled` (see [`crate::policy::imports`]),
+    /// naming all that are missing.
+    pub fn check_imports(&self, compiled: &Compiled) -> Result<(), GuestError> {
+        let missing = match compiled {
+            Compiled::Component(component) => {
+                let names: Vec<String> = component
+                    .component_type()
+                    .imports(&self.engine)
+                    .map(|(name, _)| name.to_owned())
+                    .collect();
+                imports::missing(names.iter().map(String::as_str), imports::component_import)
+            }
+            Compiled::CoreModule(module) => {
+                let names: Vec<String> = module
+                    .imports()
+                    .map(|import| format!("{}::{}", import.module(), import.name()))
+                    .collect();
+                imports::missing(names.iter().map(String::as_str), imports::core_import_path)
+            }
+        };
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(GuestError::MissingImports(missing))
+        }
+    }
+
+    /// Runs `compiled` with `grant`, feeding it `stdin`. A module importing anything the host
+    /// does not link is refused before it starts.
     pub fn run(&self, compiled: &Compiled, grant: &Grant, stdin: Vec<u8>) -> GuestRun {
+        if let Err(refused) = self.check_imports(compiled) {
+            return GuestRun {
+                stdout: Vec::new(),
+                stderr: Vec::new(),
+                result: Err(refused),
+                audit: Vec::new(),
+            };
+        }
         // Started only now: while code is loaded, a second thread would make every change of
         // page protections cost a cross-CPU TLB flush.
         let _ticker = match engine::EpochTicker::start(&self.engine) {

@@ -67,6 +67,8 @@ pub struct CheckReport {
     pub bin_dir_problems: Vec<ConfigProblem>,
     /// Providers found to run this host.
     pub host_providers: Vec<HostProvider>,
+    /// Things that work but weaken the sandbox's promises (they do not make the config invalid).
+    pub warnings: Vec<ConfigProblem>,
 }
 
 impl CheckReport {
@@ -170,6 +172,28 @@ fn check_host_provider(bin_dir: &Path, provider: &CredentialProvider, report: &m
             return;
         }
     };
+    let warning = |message: String| ConfigProblem {
+        provider: Some(provider.name.clone()),
+        field: Some("providers.args".to_owned()),
+        message,
+    };
+    if !config.auth_key_scope.is_restricted() {
+        report.warnings.push(warning(format!(
+            "runs {BINARY_NAME} without --allow-auth-key: the module may answer with credentials \
+             for any registry, which the kubelet joins with other providers' and pull secrets' \
+             (scope it, e.g. --allow-auth-key={})",
+            provider
+                .match_images
+                .first()
+                .map_or("REGISTRY", String::as_str)
+        )));
+    }
+    if config.sha256.is_none() {
+        report.warnings.push(warning(format!(
+            "runs {BINARY_NAME} without --sha256: whoever can replace the module file changes \
+             what runs (pin it with --sha256=<digest from `{BINARY_NAME} inspect`>)"
+        )));
+    }
     let mut host = HostProvider {
         provider: provider.name.clone(),
         module: config.module.clone(),
@@ -214,6 +238,9 @@ pub fn render(path: &Path, report: &CheckReport, format: OutputFormat) -> String
                 "configHash": loaded.hash,
                 "files": loaded.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
                 "providers": loaded.config.providers.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+                "warnings": report.warnings.iter()
+                    .map(|p| json!({"provider": p.provider, "field": p.field, "message": p.message}))
+                    .collect::<Vec<_>>(),
             });
             format!("{}\n", super::to_json_line(&value))
         }
@@ -224,6 +251,7 @@ pub fn render(path: &Path, report: &CheckReport, format: OutputFormat) -> String
                     out.push_str(&problem.to_string().replace(['\n', '\r'], " "));
                     out.push('\n');
                 }
+                push_warnings(&mut out, report);
                 return out;
             }
             let files = loaded.files.len();
@@ -253,7 +281,16 @@ pub fn render(path: &Path, report: &CheckReport, format: OutputFormat) -> String
                     ));
                 }
             }
+            push_warnings(&mut out, report);
             out
         }
+    }
+}
+
+/// Appends one `warning: ...` line per warning.
+fn push_warnings(out: &mut String, report: &CheckReport) {
+    for warning in &report.warnings {
+        let line = warning.to_string().replace(['\n', '\r'], " ");
+        out.push_str(&format!("warning: {line}\n"));
     }
 }

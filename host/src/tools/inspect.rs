@@ -11,6 +11,7 @@ use clap::Args;
 
 use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, usage_error};
 use crate::module::{ModuleBytes, ModuleFormat};
+use crate::policy::imports::{self, Capability, Grant};
 use crate::units::format_size;
 
 /// The `--help` text of the subcommand (the variant in `cli.rs` refers to it).
@@ -30,95 +31,6 @@ pub struct InspectArgs {
     /// The module (.wasm) or precompiled module (.cwasm).
     #[arg(value_name = "MODULE")]
     pub module: PathBuf,
-}
-
-/// A capability a module can import.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Capability {
-    /// stdin, stdout, stderr, terminals.
-    Stdio,
-    /// Environment variables and arguments.
-    Environment,
-    /// Wall and monotonic clocks, `poll_oneoff`.
-    Clocks,
-    /// Random bytes.
-    Random,
-    /// Exiting with a status.
-    Exit,
-    /// Streams and polling (plumbing for the other interfaces).
-    Io,
-    /// Files and directories.
-    Filesystem,
-    /// TCP, UDP, name lookup.
-    Sockets,
-    /// Outgoing HTTP (`wasi:http`).
-    Http,
-    /// Anything this host does not provide.
-    Unknown,
-}
-
-/// Whether this host gives a capability to a guest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Grant {
-    /// Available as imported.
-    Granted,
-    /// Linked, but every operation is refused or sees nothing.
-    Refused,
-    /// Available only to what the provider's args allow.
-    Limited,
-    /// Not provided: the module fails to instantiate.
-    Missing,
-}
-
-impl Capability {
-    /// Name for output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Capability::Stdio => "stdio",
-            Capability::Environment => "environment",
-            Capability::Clocks => "clocks",
-            Capability::Random => "random",
-            Capability::Exit => "exit",
-            Capability::Io => "io",
-            Capability::Filesystem => "filesystem",
-            Capability::Sockets => "sockets",
-            Capability::Http => "http",
-            Capability::Unknown => "unknown",
-        }
-    }
-
-    /// What this host grants, and what that means.
-    pub fn grant(self) -> (Grant, &'static str) {
-        match self {
-            Capability::Stdio => (
-                Grant::Granted,
-                "stdin is the request, stdout the response; stderr goes to the kubelet's log",
-            ),
-            Capability::Environment => (
-                Grant::Granted,
-                "empty unless the provider's args pass --env NAME or --arg VALUE",
-            ),
-            Capability::Clocks | Capability::Random | Capability::Exit | Capability::Io => {
-                (Grant::Granted, "granted")
-            }
-            Capability::Filesystem => (
-                Grant::Refused,
-                "NOT GRANTED: no directory is preopened, every path operation fails",
-            ),
-            Capability::Sockets => (
-                Grant::Refused,
-                "NOT GRANTED: every TCP, UDP and name-lookup operation is refused",
-            ),
-            Capability::Http => (
-                Grant::Limited,
-                "LIMITED: only origins allowed with --allow-http; without it every request is refused",
-            ),
-            Capability::Unknown => (
-                Grant::Missing,
-                "NOT PROVIDED: the module will fail to instantiate",
-            ),
-        }
-    }
 }
 
 /// One import and its capability.
@@ -205,7 +117,7 @@ pub fn top_level_imports(bytes: &[u8]) -> Result<Vec<ImportInfo>, wasmparser::Bi
                     let import = import?;
                     imports.push(ImportInfo {
                         name: format!("{}::{}", import.module, import.name),
-                        capability: core_capability(import.module, import.name),
+                        capability: imports::core_import(import.module, import.name),
                     });
                 }
             }
@@ -214,7 +126,7 @@ pub fn top_level_imports(bytes: &[u8]) -> Result<Vec<ImportInfo>, wasmparser::Bi
                     let name = import?.name.name;
                     imports.push(ImportInfo {
                         name: name.to_owned(),
-                        capability: component_capability(name),
+                        capability: imports::component_import(name),
                     });
                 }
             }
@@ -222,56 +134,6 @@ pub fn top_level_imports(bytes: &[u8]) -> Result<Vec<ImportInfo>, wasmparser::Bi
         }
     }
     Ok(imports)
-}
-
-/// The capability of a core module's import.
-fn core_capability(module: &str, name: &str) -> Capability {
-    if module != "wasi_snapshot_preview1" {
-        return Capability::Unknown;
-    }
-    match name {
-        "args_get" | "args_sizes_get" | "environ_get" | "environ_sizes_get" => {
-            Capability::Environment
-        }
-        "clock_res_get" | "clock_time_get" | "poll_oneoff" | "sched_yield" => Capability::Clocks,
-        "random_get" => Capability::Random,
-        "proc_exit" | "proc_raise" => Capability::Exit,
-        "fd_read"
-        | "fd_write"
-        | "fd_close"
-        | "fd_fdstat_get"
-        | "fd_fdstat_set_flags"
-        | "fd_seek"
-        | "fd_tell"
-        | "fd_sync"
-        | "fd_datasync" => Capability::Stdio,
-        n if n.starts_with("sock_") => Capability::Sockets,
-        n if n.starts_with("path_") || n.starts_with("fd_") => Capability::Filesystem,
-        _ => Capability::Unknown,
-    }
-}
-
-/// The capability of a component's import (`wasi:<package>/<interface>@<version>`).
-fn component_capability(name: &str) -> Capability {
-    let Some(rest) = name.strip_prefix("wasi:") else {
-        return Capability::Unknown;
-    };
-    let (package, interface) = rest.split_once('/').unwrap_or((rest, ""));
-    let interface = interface.split('@').next().unwrap_or_default();
-    match package {
-        "cli" => match interface {
-            "environment" => Capability::Environment,
-            "exit" => Capability::Exit,
-            _ => Capability::Stdio,
-        },
-        "clocks" => Capability::Clocks,
-        "random" => Capability::Random,
-        "io" => Capability::Io,
-        "filesystem" => Capability::Filesystem,
-        "sockets" => Capability::Sockets,
-        "http" => Capability::Http,
-        _ => Capability::Unknown,
-    }
 }
 
 /// The WASI version an import names: `0.2.6` for `wasi:...@0.2.6`, `preview1` for
@@ -343,56 +205,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classifies_component_imports() {
-        assert_eq!(
-            component_capability("wasi:cli/stdout@0.2.6"),
-            Capability::Stdio
-        );
-        assert_eq!(
-            component_capability("wasi:cli/environment@0.2.6"),
-            Capability::Environment
-        );
-        assert_eq!(
-            component_capability("wasi:filesystem/preopens@0.2.6"),
-            Capability::Filesystem
-        );
-        assert_eq!(
-            component_capability("wasi:sockets/tcp@0.2.6"),
-            Capability::Sockets
-        );
-        assert_eq!(
-            component_capability("wasi:http/outgoing-handler@0.2.6"),
-            Capability::Http
-        );
-        assert_eq!(
-            component_capability("acme:secrets/vault"),
-            Capability::Unknown
-        );
+    fn names_the_wasi_version() {
         assert_eq!(
             wasi_version("wasi:io/streams@0.2.6").as_deref(),
             Some("0.2 (preview 2) @0.2.6")
         );
-    }
-
-    #[test]
-    fn classifies_core_imports() {
-        assert_eq!(
-            core_capability("wasi_snapshot_preview1", "fd_write"),
-            Capability::Stdio
-        );
-        assert_eq!(
-            core_capability("wasi_snapshot_preview1", "path_open"),
-            Capability::Filesystem
-        );
-        assert_eq!(
-            core_capability("wasi_snapshot_preview1", "fd_readdir"),
-            Capability::Filesystem
-        );
-        assert_eq!(
-            core_capability("wasi_snapshot_preview1", "sock_accept"),
-            Capability::Sockets
-        );
-        assert_eq!(core_capability("env", "host_secret"), Capability::Unknown);
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod bin_dir;
 pub mod check_config;
 pub mod inspect;
+pub mod install;
 pub mod match_image;
 pub mod simulate;
 pub mod validate_response;

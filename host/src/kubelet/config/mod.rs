@@ -174,7 +174,7 @@ pub fn load(path: &Path, gates: FeatureGates) -> LoadedConfig {
                 all_read = false;
                 loaded.problems.push(ConfigProblem::general(format!(
                     "unable to read file {}: open {}: {}",
-                    crate::kubelet::field::go_quote(&file.display().to_string()),
+                    crate::kubelet::field::go_quote(file.display().to_string()),
                     file.display(),
                     read::go_io_error(&err)
                 )));
@@ -200,7 +200,7 @@ pub fn load(path: &Path, gates: FeatureGates) -> LoadedConfig {
             }
             Err(err) => loaded.problems.push(ConfigProblem::general(format!(
                 "error decoding config {}: {err}",
-                crate::kubelet::field::go_quote(&file.display().to_string())
+                crate::kubelet::field::go_quote(file.display().to_string())
             ))),
         }
         contents.push(data);

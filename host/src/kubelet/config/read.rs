@@ -11,7 +11,7 @@ use crate::kubelet::field::go_quote;
 /// every entry directly inside it that is not a directory and whose name ends in `.json`,
 /// `.yaml` or `.yml` (case-sensitive), sorted lexicographically. No such file is an error.
 pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigProblem> {
-    let shown = go_quote(&path.display().to_string());
+    let shown = go_quote(path.display().to_string());
     if path.as_os_str().is_empty() {
         return Err(ConfigProblem::general(
             "credential provider config path is empty",

@@ -1,0 +1,527 @@
+//! A real registry and a real client, both from Debian's packages (`docker-registry`, the CNCF
+//! distribution registry 2.8, and `skopeo`): the registry runs on 127.0.0.1 with TLS (a CA made
+//! at test time) and htpasswd auth, a small image written here as an OCI layout is pushed with
+//! `skopeo copy`, and credentials obtained through the host (`simulate`, running the wasm
+//! `static-credentials` plugin) must pull it; a plugin answering a wrong password must not.
+//!
+//! Without the two binaries these tests skip with a message, unless `CI_REQUIRE_REGISTRY=1`
+//! (set by `.ci/run`, which installs them), where their absence fails the tests.
+//!
+//! [`Registry`] and [`skopeo`] are shared with the docker credential-helper tests.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::support::*;
+
+/// The registry's one user.
+pub const USER: &str = "registry-robot";
+/// That user's password.
+pub const PASSWORD: &str = "correct-horse-7c1e";
+/// The repository and tag pushed to every registry.
+pub const REPO_TAG: &str = "team/app:v1";
+
+/// Finds an executable by name on `PATH` (and in /usr/bin, where Debian installs both).
+fn find_tool(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+}
+
+/// `docker-registry` and `skopeo`, or `None` (after saying why) when the test must skip.
+/// Panics instead when `CI_REQUIRE_REGISTRY=1`.
+pub fn tools(test: &str) -> Option<(PathBuf, PathBuf)> {
+    let registry = find_tool("docker-registry");
+    let skopeo = find_tool("skopeo");
+    if let (Some(registry), Some(skopeo)) = (&registry, &skopeo) {
+        return Some((registry.clone(), skopeo.clone()));
+    }
+    let missing: Vec<&str> = [("docker-registry", &registry), ("skopeo", &skopeo)]
+        .into_iter()
+        .filter(|(_, found)| found.is_none())
+        .map(|(name, _)| name)
+        .collect();
+    let message = format!(
+        "{test}: {} not installed (apt-get install docker-registry skopeo)",
+        missing.join(" and ")
+    );
+    if std::env::var("CI_REQUIRE_REGISTRY").as_deref() == Ok("1") {
+        panic!("{message}, and CI_REQUIRE_REGISTRY=1 requires them");
+    }
+    eprintln!("SKIPPED {message}");
+    None
+}
+
+/// A `docker-registry serve` on 127.0.0.1 with TLS and htpasswd auth, killed on drop.
+pub struct Registry {
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// Config, certificates, htpasswd, storage and logs.
+    pub dir: tempfile::TempDir,
+    /// `skopeo`.
+    pub skopeo: PathBuf,
+    child: Child,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Registry {
+    /// Starts a registry with [`USER`]/[`PASSWORD`] and pushes [`REPO_TAG`] to it, or returns
+    /// `None` when the tools are absent (see [`tools`]).
+    pub fn start(test: &str) -> Option<Registry> {
+        let (registry_bin, skopeo) = tools(test)?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        write_tls_files(dir.path());
+        let htpasswd = format!(
+            "{USER}:{}\n",
+            bcrypt::hash(PASSWORD, 4).expect("bcrypt hash")
+        );
+        std::fs::write(dir.path().join("htpasswd"), htpasswd).expect("write htpasswd");
+        std::fs::create_dir(dir.path().join("storage")).expect("storage dir");
+        // A port taken between probing and binding makes the registry exit: try another.
+        let mut last_log = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let config = dir.path().join("config.yml");
+            std::fs::write(&config, registry_config(dir.path(), port)).expect("write config");
+            let log_path = dir.path().join("registry.log");
+            let log = std::fs::File::create(&log_path).expect("log file");
+            let mut child = Command::new(&registry_bin)
+                .arg("serve")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().expect("log handle"))
+                .stderr(log)
+                .spawn()
+                .expect("spawn docker-registry");
+            if wait_until_listening(&mut child, port) {
+                let registry = Registry {
+                    port,
+                    dir,
+                    skopeo,
+                    child,
+                };
+                registry.push_test_image();
+                return Some(registry);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        }
+        panic!("docker-registry did not start listening:\n{last_log}");
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `docker://127.0.0.1:PORT/team/app:v1`.
+    pub fn image_ref(&self) -> String {
+        format!("docker://{}/{REPO_TAG}", self.host())
+    }
+
+    /// The directory holding the test CA as `ca.crt` (for `--cert-dir`).
+    pub fn cert_dir(&self) -> PathBuf {
+        self.dir.path().join("certs")
+    }
+
+    /// The registry's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
+    }
+
+    /// Writes a one-layer image as an OCI layout and pushes it with `skopeo copy`.
+    fn push_test_image(&self) {
+        let layout = self.dir.path().join("layout");
+        write_oci_layout(&layout, "v1");
+        let creds = format!("{USER}:{PASSWORD}");
+        let out = skopeo(
+            self,
+            &[
+                "copy",
+                "--dest-creds",
+                &creds,
+                "--dest-cert-dir",
+                self.cert_dir().to_str().unwrap(),
+                &format!("oci:{}:v1", layout.display()),
+                &self.image_ref(),
+            ],
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "push failed: {}\nregistry log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+}
+
+/// Waits up to 30 s for `port` on 127.0.0.1 to accept; `false` if `child` exits first.
+fn wait_until_listening(child: &mut Child, port: u16) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// Runs `skopeo --insecure-policy ARGS` with an isolated HOME (no stray auth files) and
+/// `extra_env`.
+pub fn skopeo(registry: &Registry, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    let home = registry.dir.path().join("home");
+    std::fs::create_dir_all(&home).expect("home");
+    let mut command = Command::new(&registry.skopeo);
+    command
+        .arg("--insecure-policy")
+        .args(args)
+        .env("HOME", &home)
+        .env("XDG_RUNTIME_DIR", &home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env_remove("REGISTRY_AUTH_FILE")
+        .stdin(Stdio::null());
+    for (name, value) in extra_env {
+        command.env(name, value);
+    }
+    command.output().expect("run skopeo")
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("probe a free port")
+        .port()
+}
+
+fn registry_config(dir: &Path, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "version: 0.1\n\
+         log:\n  level: info\n  accesslog:\n    disabled: false\n\
+         storage:\n  filesystem:\n    rootdirectory: {d}/storage\n\
+         http:\n  addr: 127.0.0.1:{port}\n  secret: test-only-http-secret\n  tls:\n    certificate: {d}/server.crt\n    key: {d}/server.key\n\
+         auth:\n  htpasswd:\n    realm: wasm-credential-provider-test\n    path: {d}/htpasswd\n"
+    )
+}
+
+/// A test CA (`certs/ca.crt`, the directory skopeo's `--cert-dir` reads) and a server
+/// certificate for 127.0.0.1 (`server.crt`, `server.key`).
+fn write_tls_files(dir: &Path) {
+    let ca = crate::http_servers::TestCa::with_names(&["127.0.0.1", "localhost"]);
+    std::fs::create_dir(dir.join("certs")).unwrap();
+    std::fs::copy(&ca.ca_file, dir.join("certs").join("ca.crt")).unwrap();
+    std::fs::copy(&ca.server_cert_file, dir.join("server.crt")).unwrap();
+    std::fs::copy(&ca.server_key_file, dir.join("server.key")).unwrap();
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn digest(bytes: &[u8]) -> String {
+    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+}
+
+/// The one layer of the test image: an uncompressed tar holding `hello.txt`.
+pub fn test_layer() -> Vec<u8> {
+    let content = b"hello from wasm-credential-provider\n";
+    let mut header = tar::Header::new_ustar();
+    header.set_size(content.len() as u64);
+    header.set_mode(0o644);
+    header.set_mtime(0);
+    let mut builder = tar::Builder::new(Vec::new());
+    builder
+        .append_data(&mut header, "hello.txt", &content[..])
+        .expect("tar entry");
+    builder.into_inner().expect("tar")
+}
+
+/// [`test_layer`] as gzip (deterministic: no name, mtime 0): a registry client pushes a
+/// compressed layer as it is, where it would compress an uncompressed one (changing its digest).
+pub fn test_layer_gz() -> Vec<u8> {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&test_layer()).expect("gzip");
+    gz.finish().expect("gzip")
+}
+
+/// Writes an OCI image layout at `dir` holding one image tagged `tag` (one layer, its config
+/// and manifest, each as a blob named by its sha256). Returns the manifest's digest.
+pub fn write_oci_layout(dir: &Path, tag: &str) -> String {
+    let blobs = dir.join("blobs").join("sha256");
+    std::fs::create_dir_all(&blobs).expect("blobs dir");
+    let put_blob = |bytes: &[u8]| -> String {
+        let digest = digest(bytes);
+        std::fs::write(blobs.join(&digest["sha256:".len()..]), bytes).expect("write blob");
+        digest
+    };
+    let layer = test_layer_gz();
+    let layer_digest = put_blob(&layer);
+    let config = json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [digest(&test_layer())]},
+    })
+    .to_string();
+    let config_digest = put_blob(config.as_bytes());
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": config_digest,
+            "size": config.len(),
+        },
+        "layers": [{
+            "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+            "digest": layer_digest,
+            "size": layer.len(),
+        }],
+    })
+    .to_string();
+    let manifest_digest = put_blob(manifest.as_bytes());
+    let index = json!({
+        "schemaVersion": 2,
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": manifest_digest,
+            "size": manifest.len(),
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }],
+    });
+    std::fs::write(dir.join("index.json"), index.to_string()).expect("index.json");
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#)
+        .expect("oci-layout");
+    manifest_digest
+}
+
+/// The credentials `simulate` shows for the registry's image, with the `static-credentials`
+/// plugin (this host under that name, wasm32-wasip2) configured to answer `password`.
+fn credentials_through_simulate(registry: &Registry, password: &str) -> (String, String, String) {
+    let node = tempfile::tempdir().expect("tempdir");
+    let bin = node.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin dir");
+    std::os::unix::fs::symlink(HOST, bin.join("static-credentials")).expect("symlink");
+    std::fs::copy(
+        test_artifacts::plugin("static-credentials", Target::P2),
+        bin.join("static-credentials.wasm"),
+    )
+    .expect("copy module");
+    let config = node.path().join("credential-providers.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: kubelet.config.k8s.io/v1\n\
+             kind: CredentialProviderConfig\n\
+             providers:\n\
+             - name: static-credentials\n  \
+               matchImages: [\"{host}\"]\n  \
+               defaultCacheDuration: 1m\n  \
+               apiVersion: {V1}\n  \
+               args: [--env=REGISTRY_USERNAME, --env=REGISTRY_PASSWORD]\n  \
+               env:\n  \
+               - {{name: REGISTRY_USERNAME, value: {USER}}}\n  \
+               - {{name: REGISTRY_PASSWORD, value: {password}}}\n",
+            host = registry.host()
+        ),
+    )
+    .expect("write config");
+    let image = format!("{}/{REPO_TAG}", registry.host());
+    let out = exec(
+        &[
+            "simulate",
+            "--output",
+            "json",
+            "--show-secrets",
+            "--config",
+            config.to_str().unwrap(),
+            "--bin-dir",
+            bin.to_str().unwrap(),
+            &image,
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "simulate failed:\n{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).expect("simulate's JSON");
+    let credentials = report["images"][0]["credentials"]
+        .as_array()
+        .expect("credentials");
+    assert_eq!(credentials.len(), 1, "one credential in {report}");
+    let field = |name: &str| credentials[0][name].as_str().expect(name).to_owned();
+    assert_eq!(field("provider"), "static-credentials");
+    (field("key"), field("username"), field("password"))
+}
+
+/// How skopeo authenticates a pull.
+pub enum PullAuth<'a> {
+    /// `USER:PASSWORD` given on the command line.
+    Creds(&'a str),
+    /// An `auth.json` (for its `credHelpers`).
+    AuthFile(&'a Path),
+}
+
+/// Pulls the test image: `skopeo inspect`, then `skopeo copy` into an OCI layout whose layer
+/// must be the one pushed. Returns whether both succeeded (and skopeo's stderr).
+pub fn pull(registry: &Registry, auth: PullAuth<'_>, env: &[(&str, &str)]) -> (bool, String) {
+    let cert_dir = registry.cert_dir();
+    let cert_dir = cert_dir.to_str().unwrap();
+    let (inspect_auth, copy_auth): ([&str; 2], [&str; 2]) = match auth {
+        PullAuth::Creds(creds) => (["--creds", creds], ["--src-creds", creds]),
+        PullAuth::AuthFile(path) => {
+            let path = path.to_str().unwrap();
+            (["--authfile", path], ["--authfile", path])
+        }
+    };
+    let image = registry.image_ref();
+    let inspect = skopeo(
+        registry,
+        &[
+            &["inspect"],
+            &inspect_auth[..],
+            &["--cert-dir", cert_dir, &image],
+        ]
+        .concat(),
+        env,
+    );
+    let out_dir = tempfile::tempdir().expect("tempdir");
+    let destination = format!("oci:{}:pulled", out_dir.path().display());
+    let copy = skopeo(
+        registry,
+        &[
+            &["copy"],
+            &copy_auth[..],
+            &["--src-cert-dir", cert_dir, &image, &destination],
+        ]
+        .concat(),
+        env,
+    );
+    let stderr = format!(
+        "{}{}",
+        String::from_utf8_lossy(&inspect.stderr),
+        String::from_utf8_lossy(&copy.stderr)
+    );
+    assert_eq!(
+        inspect.status.success(),
+        copy.status.success(),
+        "inspect and copy agree: {stderr}"
+    );
+    if copy.status.success() {
+        let layer = digest(&test_layer_gz());
+        let pulled = out_dir
+            .path()
+            .join("blobs/sha256")
+            .join(&layer["sha256:".len()..]);
+        assert_eq!(
+            std::fs::read(&pulled).expect("the pulled layer"),
+            test_layer_gz()
+        );
+        let inspected: Value = serde_json::from_slice(&inspect.stdout).expect("inspect JSON");
+        assert_eq!(inspected["Layers"], json!([layer]), "{inspected}");
+    }
+    (copy.status.success(), stderr)
+}
+
+#[test]
+fn oci_layout_blobs_are_named_by_their_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = write_oci_layout(dir.path(), "v1");
+    let blobs = dir.path().join("blobs/sha256");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&blobs).unwrap() {
+        let entry = entry.unwrap();
+        let bytes = std::fs::read(entry.path()).unwrap();
+        assert_eq!(
+            digest(&bytes),
+            format!("sha256:{}", entry.file_name().to_str().unwrap())
+        );
+        count += 1;
+    }
+    assert_eq!(count, 3, "layer, config and manifest");
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("index.json")).unwrap()).unwrap();
+    assert_eq!(index["manifests"][0]["digest"], json!(manifest));
+    // The layer is a gzip of a tar, the same bytes every time (its digest is compared).
+    let layer = test_layer();
+    assert_eq!(layer.len() % 512, 0);
+    assert_eq!(&layer[257..263], b"ustar\0");
+    let gz = test_layer_gz();
+    assert_eq!(&gz[..3], &[0x1f, 0x8b, 8]);
+    assert_eq!(gz, test_layer_gz());
+}
+
+#[test]
+fn registry_pull_with_credentials_from_simulate() {
+    let Some(registry) = Registry::start("registry_pull_with_credentials_from_simulate") else {
+        return;
+    };
+    // Without credentials the registry refuses: auth is really on.
+    let anonymous = skopeo(
+        &registry,
+        &[
+            "inspect",
+            "--no-creds",
+            "--cert-dir",
+            registry.cert_dir().to_str().unwrap(),
+            &registry.image_ref(),
+        ],
+        &[],
+    );
+    assert!(
+        !anonymous.status.success(),
+        "an anonymous pull must be refused"
+    );
+
+    let (key, username, password) = credentials_through_simulate(&registry, PASSWORD);
+    assert_eq!(key, registry.host());
+    assert_eq!((username.as_str(), password.as_str()), (USER, PASSWORD));
+    let (pulled, stderr) = pull(
+        &registry,
+        PullAuth::Creds(&format!("{username}:{password}")),
+        &[],
+    );
+    assert!(
+        pulled,
+        "pull with the host's credentials failed:\n{stderr}\nregistry log:\n{}",
+        registry.log()
+    );
+}
+
+#[test]
+fn registry_refuses_a_wrong_password_from_the_plugin() {
+    let Some(registry) = Registry::start("registry_refuses_a_wrong_password_from_the_plugin")
+    else {
+        return;
+    };
+    let (key, username, password) = credentials_through_simulate(&registry, "not-the-password");
+    assert_eq!(key, registry.host());
+    assert_eq!(password, "not-the-password");
+    let (pulled, stderr) = pull(
+        &registry,
+        PullAuth::Creds(&format!("{username}:{password}")),
+        &[],
+    );
+    assert!(!pulled, "a wrong password must not pull");
+    assert!(
+        stderr.contains("unauthorized") || stderr.contains("authentication required"),
+        "refused for authentication: {stderr}"
+    );
+}
