@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::limits;
 use crate::module::Sha256Digest;
 use crate::policy::egress::EgressPolicy;
-use crate::run::{RunConfig, TokenCacheType, run};
+use crate::run::{RunConfig, TokenCacheArg, run};
 use crate::sandbox::{Grant, HttpGrant, ProxyEnv};
 use crate::scope::AuthKeyScope;
 use crate::units::{format_duration, format_size, parse_duration, parse_size};
@@ -100,16 +100,9 @@ pub struct RunArgs {
     /// Limit on the guest's stdout (its response).
     #[arg(long = "max-output", value_name = "SIZE", default_value = "1Mi")]
     pub max_output: String,
-    /// The provider's tokenAttributes.cacheType. With ServiceAccount (the safe default) a
-    /// response returning the request's service-account token as a password is refused, as the
-    /// kubelet does.
-    #[arg(
-        long = "token-cache-type",
-        value_name = "TYPE",
-        value_enum,
-        default_value = "ServiceAccount"
-    )]
-    pub token_cache_type: TokenCacheType,
+    /// `--token-cache-type`.
+    #[command(flatten)]
+    pub token_cache: TokenCacheArg,
     /// Cache compiled code here, keyed by the module's sha256 and the engine configuration, so
     /// later execs skip compilation. Created 0700; refused (with a warning) if owned by another
     /// user or writable by others. Recommended on nodes: /var/cache/wasm-credential-provider.
@@ -415,7 +408,7 @@ fn run_config(args: RunArgs, provider: String, module: PathBuf) -> Result<RunCon
         provider,
         module,
         sha256,
-        token_cache_type: args.token_cache_type,
+        token_cache_type: args.token_cache.token_cache_type,
         cache_dir: args.cache_dir,
         allow_precompiled: args.allow_precompiled,
         auth_key_scope,

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use credential_provider_protocol::{Expectation, Request, Response};
+use credential_provider_protocol::{Expectation, Request, Response, Secret};
 
 use crate::cache::CompileCache;
 use crate::error::Error;
@@ -27,6 +27,34 @@ pub enum TokenCacheType {
     /// Credentials are cached per token; returning the token as a password is allowed.
     #[value(name = "Token")]
     Token,
+}
+
+impl TokenCacheType {
+    /// The token a response must not echo back as a password (the kubelet's rule): the
+    /// request's service-account token, unless credentials are cached per token.
+    pub fn forbidden_token(self, request: Option<&Request>) -> Option<&Secret> {
+        match self {
+            TokenCacheType::ServiceAccount => {
+                request.and_then(|r| r.service_account_token.as_ref())
+            }
+            TokenCacheType::Token => None,
+        }
+    }
+}
+
+/// `--token-cache-type`, shared by the run mode and `validate-response`.
+#[derive(Clone, Copy, Debug, clap::Args)]
+pub struct TokenCacheArg {
+    /// The provider's tokenAttributes.cacheType. With ServiceAccount (the safe default) a
+    /// response returning the request's service-account token as a password is refused, as the
+    /// kubelet does.
+    #[arg(
+        long = "token-cache-type",
+        value_name = "TYPE",
+        value_enum,
+        default_value = "ServiceAccount"
+    )]
+    pub token_cache_type: TokenCacheType,
 }
 
 /// A checked `run` configuration.
@@ -84,10 +112,7 @@ pub fn run(
     }
     guest.result?;
     // 4. Validate with the kubelet's rules.
-    let forbidden_token = match config.token_cache_type {
-        TokenCacheType::ServiceAccount => request.service_account_token.as_ref(),
-        TokenCacheType::Token => None,
-    };
+    let forbidden_token = config.token_cache_type.forbidden_token(Some(&request));
     let response = Response::decode(
         &guest.stdout,
         Expectation {

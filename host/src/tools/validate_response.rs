@@ -9,7 +9,7 @@ use clap::Args;
 use credential_provider_protocol::{ApiVersion, Expectation, Request, Response, ResponseError};
 
 use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, usage_error};
-use crate::run::TokenCacheType;
+use crate::run::{TokenCacheArg, TokenCacheType};
 
 /// Largest plugin output read (the kubelet has no limit; this only bounds the tool's memory).
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
@@ -39,15 +39,9 @@ pub struct ValidateResponseArgs {
     /// The CredentialProviderRequest the plugin answered (JSON file).
     #[arg(long, value_name = "FILE")]
     pub request: Option<PathBuf>,
-    /// The provider's tokenAttributes.cacheType: with ServiceAccount (the default) a response
-    /// returning the request's service-account token as a password is discarded.
-    #[arg(
-        long = "token-cache-type",
-        value_name = "TYPE",
-        value_enum,
-        default_value = "ServiceAccount"
-    )]
-    pub token_cache_type: TokenCacheType,
+    /// `--token-cache-type`.
+    #[command(flatten)]
+    pub token_cache: TokenCacheArg,
 }
 
 /// Runs `validate-response` on the process's stdin.
@@ -88,7 +82,7 @@ pub fn main(args: &ValidateResponseArgs) -> ExitCode {
         &stdout,
         api_version,
         request.as_ref(),
-        args.token_cache_type,
+        args.token_cache.token_cache_type,
     );
     let mut out = std::io::stdout().lock();
     match verdict {
@@ -138,10 +132,7 @@ pub fn validate(
     request: Option<&Request>,
     token_cache_type: TokenCacheType,
 ) -> Result<Response, ResponseError> {
-    let forbidden_token = match token_cache_type {
-        TokenCacheType::ServiceAccount => request.and_then(|r| r.service_account_token.as_ref()),
-        TokenCacheType::Token => None,
-    };
+    let forbidden_token = token_cache_type.forbidden_token(request);
     Response::decode(
         stdout,
         Expectation {
