@@ -24,6 +24,7 @@
 mod builder;
 mod entry;
 pub mod http;
+mod json;
 
 pub use builder::{ResponseBuilder, ResponseExt};
 pub use credential_provider_protocol::image::registry_of;
@@ -31,3 +32,4 @@ pub use credential_provider_protocol::{
     self as protocol, ApiVersion, AuthConfig, CacheKeyType, GoDuration, Request, Response, Secret,
 };
 pub use entry::{MAX_REQUEST_BYTES, handle, run};
+pub use json::describe_json_error;

@@ -478,8 +478,12 @@ impl<'a> Aws<'a> {
                 creds.source
             ));
         }
-        let json: serde_json::Value = serde_json::from_slice(&response.body)
-            .map_err(|e| format!("{what}: the reply is not JSON ({e})"))?;
+        let json: serde_json::Value = serde_json::from_slice(&response.body).map_err(|e| {
+            format!(
+                "{what}: the reply is not JSON ({})",
+                credential_provider_sdk::describe_json_error(&e)
+            )
+        })?;
         let data = match (api, json.get("authorizationData")) {
             (_, None | Some(serde_json::Value::Null)) => {
                 return Err(format!("{what}: the reply has no authorizationData"));

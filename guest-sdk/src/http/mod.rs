@@ -162,9 +162,10 @@ impl Response {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
-    /// The body decoded as JSON.
+    /// The body decoded as JSON. The error says where the body differs, never what it holds.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
-        serde_json::from_slice(&self.body).map_err(|e| HttpError::Json(e.to_string()))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| HttpError::Json(crate::describe_json_error(&e)))
     }
 
     /// `self` if the status is 2xx, else [`HttpError::Status`].
