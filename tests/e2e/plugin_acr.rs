@@ -8,8 +8,6 @@
 //! `HTTPS_PROXY` (a CONNECT tunnel to a TLS server with a test CA for those names) route the
 //! requests to the fake cloud.
 
-use std::path::Path;
-
 use serde_json::json;
 
 use crate::cloud_servers::{Exchange, FakeCloud, Reply};
@@ -141,22 +139,20 @@ fn run_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Outcome {
     run_on(Target::P2, args, stdin, env)
 }
 
+/// Variables of the tester's environment that must not reach a run unless a test sets them.
+const CLEARED_ENV: [&str; 7] = [
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "AZURE_TENANT_ID",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_USER_ASSIGNED_IDENTITY_ID",
+];
+
 /// [`run_with`] for the plugin built for `target`.
 fn run_on(target: Target, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Outcome {
-    let module = test_artifacts::plugin(PLUGIN, target);
-    let mut all = vec!["--module", module.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let mut environment = vec![
-        ("HTTPS_PROXY", ""),
-        ("HTTP_PROXY", ""),
-        ("NO_PROXY", ""),
-        ("AZURE_TENANT_ID", ""),
-        ("AZURE_CLIENT_ID", ""),
-        ("AZURE_CLIENT_SECRET", ""),
-        ("AZURE_USER_ASSIGNED_IDENTITY_ID", ""),
-    ];
-    environment.extend_from_slice(env);
-    exec_program(Path::new(HOST), &all, stdin, &environment)
+    exec_plugin(PLUGIN, target, args, stdin, &CLEARED_ENV, env)
 }
 
 /// Runs the managed-identity configuration against `imds` and `cloud`.

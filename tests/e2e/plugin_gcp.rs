@@ -66,21 +66,19 @@ fn run_with(args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Outcome {
     run_on(Target::P2, args, stdin, env)
 }
 
+/// Variables of the tester's environment that must not reach a run unless a test sets them.
+const CLEARED_ENV: [&str; 6] = [
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "KUBE_SIDECAR_CACHE_TYPE",
+    "KUBE_SIDECAR_CACHE_DURATION",
+    "GCE_METADATA_HOST",
+];
+
 /// [`run_with`] for the plugin built for `target`.
 fn run_on(target: Target, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Outcome {
-    let module = test_artifacts::plugin(PLUGIN, target);
-    let mut all = vec!["--module", module.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let mut environment = vec![
-        ("HTTPS_PROXY", ""),
-        ("HTTP_PROXY", ""),
-        ("NO_PROXY", ""),
-        ("KUBE_SIDECAR_CACHE_TYPE", ""),
-        ("KUBE_SIDECAR_CACHE_DURATION", ""),
-        ("GCE_METADATA_HOST", ""),
-    ];
-    environment.extend_from_slice(env);
-    exec_program(Path::new(HOST), &all, stdin, &environment)
+    exec_plugin(PLUGIN, target, args, stdin, &CLEARED_ENV, env)
 }
 
 /// Runs with exactly the README's args, and `extra` after them.

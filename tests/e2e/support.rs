@@ -94,6 +94,25 @@ pub fn exec_guest(guest: &str, target: Target, args: &[&str], stdin: &[u8]) -> O
     exec(&all, stdin)
 }
 
+/// Runs example plugin `plugin`, built for `target`, through the host with `args`. Each variable
+/// in `cleared` is set empty in the host's environment (so the tester's own proxy or cloud
+/// settings never reach the run), then `env` is applied.
+pub fn exec_plugin(
+    plugin: &str,
+    target: Target,
+    args: &[&str],
+    stdin: &[u8],
+    cleared: &[&str],
+    env: &[(&str, &str)],
+) -> Outcome {
+    let module = test_artifacts::plugin(plugin, target);
+    let mut all = vec!["--module", module.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    let mut environment: Vec<(&str, &str)> = cleared.iter().map(|name| (*name, "")).collect();
+    environment.extend_from_slice(env);
+    exec_program(Path::new(HOST), &all, stdin, &environment)
+}
+
 impl Outcome {
     /// Asserts success and returns the response as JSON.
     pub fn json(&self) -> serde_json::Value {
