@@ -1,16 +1,24 @@
-//! A cache of compiled guest code, so an exec deserializes native code instead of compiling.
+//! A cache of compiled guest code, so an exec loads native code instead of compiling.
 //!
 //! Loading compiled code is running native code: whoever can write a cache entry controls the
 //! node. So the cache trusts a directory only if this user owns it and nobody else can write to
 //! it, opens every entry through that directory's handle (cap-std) without following symlinks,
-//! checks each entry's owner and mode, and checks an envelope before handing the payload to
-//! wasmtime: the module's digest and the engine's configuration hash (an entry for another
-//! module or engine is "foreign"), and a SHA-256 of the payload (a torn or corrupted entry).
+//! and checks each entry's owner and mode. That ownership is what makes an entry trustworthy.
+//!
+//! An entry is wasmtime's precompiled artifact followed by a trailer: the module's digest and
+//! the engine's configuration hash (an entry for another module or engine is "foreign"), and an
+//! XXH3-128 checksum of the artifact (a torn or corrupted entry). The checksum guards against
+//! accidents, not attackers: anyone able to rewrite an entry could recompute any unkeyed digest,
+//! SHA-256 included, so the fast one is as strong here and costs a tenth of the time.
+//! Keeping the artifact first lets wasmtime map the entry file in place instead of copying it.
+//!
 //! Entries are written to a temporary file and renamed into place, so concurrent execs only ever
-//! see whole entries. Any problem falls back to compiling, with a warning: never a failure.
+//! see whole entries, and an entry's inode never changes once written. Any problem falls back to
+//! compiling, with a warning: never a failure.
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -18,13 +26,14 @@ use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
+use xxhash_rust::xxh3::Xxh3;
 
 use crate::module::Sha256Digest;
 
 /// Version of the entry layout; bump when it changes.
-const FORMAT_MAGIC: &[u8; 8] = b"WCPCACH1";
-/// Header: magic, module digest, engine hash, payload digest.
-const HEADER_LEN: usize = 8 + 32 + 32 + 32;
+const TRAILER_MAGIC: &[u8; 8] = b"WCPCACH2";
+/// Trailer: module digest, engine hash, payload checksum, payload length, magic.
+const TRAILER_LEN: usize = 32 + 32 + 16 + 8 + 8;
 /// Largest entry read back (compiled code of the largest module we load, with room to spare).
 const MAX_ENTRY_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -171,15 +180,21 @@ impl CompileCache {
             Err(e) => return Err(io(e)),
         };
         let meta = file.metadata().map_err(io)?;
-        if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES || meta.len() < HEADER_LEN as u64 {
+        if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES || meta.len() < TRAILER_LEN as u64 {
             return Err(CacheError::BadEntry(name));
         }
         check_owner_and_mode(&format!("cache entry {name}"), meta.uid(), meta.mode())?;
-        let map = map_file(file.into_std()).map_err(io)?;
-        if !self.envelope_holds(module, &map) {
+        let file = file.into_std();
+        let payload_len = meta.len() - TRAILER_LEN as u64;
+        let mut trailer = [0u8; TRAILER_LEN];
+        file.read_exact_at(&mut trailer, payload_len).map_err(io)?;
+        let Some(checksum) = self.trailer_checksum(module, payload_len, &trailer) else {
+            return Err(CacheError::BadEntry(name));
+        };
+        if payload_checksum(&file, payload_len).map_err(io)? != checksum {
             return Err(CacheError::BadEntry(name));
         }
-        Ok(Some(CachedCode { map }))
+        Ok(Some(CachedCode { file, payload_len }))
     }
 
     /// Stores compiled code for `module`: written to a private temporary file, then renamed over
@@ -208,7 +223,8 @@ impl CompileCache {
             .follow(FollowSymlinks::No);
         let result = (|| {
             let mut file = self.dir.open_with(&temp, &options)?;
-            file.write_all(&self.envelope(module, compiled))?;
+            file.write_all(compiled)?;
+            file.write_all(&self.trailer(module, compiled))?;
             file.sync_all()?;
             self.dir.rename(&temp, &self.dir, &name)
         })();
@@ -218,55 +234,97 @@ impl CompileCache {
         result.map_err(io)
     }
 
-    fn envelope(&self, module: &Sha256Digest, compiled: &[u8]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(HEADER_LEN + compiled.len());
-        out.extend_from_slice(FORMAT_MAGIC);
-        out.extend_from_slice(&module.0);
-        out.extend_from_slice(&self.engine_hash);
-        out.extend_from_slice(&Sha256::digest(compiled));
-        out.extend_from_slice(compiled);
+    fn trailer(&self, module: &Sha256Digest, compiled: &[u8]) -> [u8; TRAILER_LEN] {
+        let mut out = [0u8; TRAILER_LEN];
+        let fields: [&[u8]; 5] = [
+            &module.0,
+            &self.engine_hash,
+            &xxhash_rust::xxh3::xxh3_128(compiled).to_le_bytes(),
+            &(compiled.len() as u64).to_le_bytes(),
+            TRAILER_MAGIC,
+        ];
+        let mut at = 0;
+        for field in fields {
+            out[at..at + field.len()].copy_from_slice(field);
+            at += field.len();
+        }
         out
     }
 
-    /// Whether an entry's header names this module and engine and its payload digest holds.
-    fn envelope_holds(&self, module: &Sha256Digest, entry: &[u8]) -> bool {
-        let (Some(header), Some(payload)) = (entry.get(..HEADER_LEN), entry.get(HEADER_LEN..))
-        else {
-            return false;
-        };
-        let (magic, rest) = header.split_at(8);
-        let (module_digest, rest) = rest.split_at(32);
-        let (engine, payload_digest) = rest.split_at(32);
-        magic == FORMAT_MAGIC
+    /// The payload checksum an entry's trailer records, if the trailer names this module and
+    /// engine and the payload length it gives is the one on disk.
+    fn trailer_checksum(
+        &self,
+        module: &Sha256Digest,
+        payload_len: u64,
+        trailer: &[u8; TRAILER_LEN],
+    ) -> Option<u128> {
+        let (module_digest, rest) = trailer.split_at(32);
+        let (engine, rest) = rest.split_at(32);
+        let (checksum, rest) = rest.split_at(16);
+        let (length, magic) = rest.split_at(8);
+        let holds = magic == TRAILER_MAGIC
             && module_digest == module.0
             && engine == self.engine_hash
-            && Sha256::digest(payload).as_slice() == payload_digest
+            && u64::from_le_bytes(length.try_into().ok()?) == payload_len;
+        holds.then(|| u128::from_le_bytes(checksum.try_into().unwrap_or_default()))
     }
 }
 
-/// A checked cache entry, mapped read-only (mapping rather than reading halves the cost of a
-/// warm start: the payload is copied once, by wasmtime, instead of twice).
+/// XXH3-128 of the first `len` bytes of `file`, read in chunks (no mapping, no big buffer).
+fn payload_checksum(file: &std::fs::File, len: u64) -> std::io::Result<u128> {
+    let mut hasher = Xxh3::new();
+    let mut buffer = [0u8; 16 * 1024];
+    let mut offset = 0u64;
+    while offset < len {
+        let want = buffer
+            .len()
+            .min(usize::try_from(len - offset).unwrap_or(usize::MAX));
+        let n = file.read_at(&mut buffer[..want], offset)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        hasher.update(&buffer[..n]);
+        offset += n as u64;
+    }
+    Ok(hasher.digest128())
+}
+
+/// A checked cache entry: an open file whose first `payload_len` bytes are wasmtime's
+/// precompiled artifact, verified against the trailer.
 pub struct CachedCode {
-    map: memmap2::Mmap,
+    file: std::fs::File,
+    payload_len: u64,
 }
 
 impl CachedCode {
-    /// The compiled code (wasmtime's precompiled format).
-    pub fn code(&self) -> &[u8] {
-        self.map.get(HEADER_LEN..).unwrap_or_default()
+    /// The entry file, for wasmtime to map in place. Safe to map: the file was opened through
+    /// the trusted directory handle, is owned by this user and writable by no one else, and
+    /// entries are only ever replaced by rename (never written in place), so its contents
+    /// cannot change while mapped. The bytes after the artifact (the trailer) are ignored by
+    /// wasmtime, which reads the artifact's ELF section table.
+    pub fn file(&self) -> &std::fs::File {
+        &self.file
     }
-}
 
-/// Maps a cache entry read-only.
-///
-/// Mapping a file is `unsafe` because another process could change it underneath us. The
-/// entry was opened through the trusted directory handle and checked to be a regular file owned
-/// by this user and writable by no one else, and entries are only ever replaced by rename
-/// (never written in place), so the mapped contents cannot change.
-#[allow(unsafe_code)]
-fn map_file(file: std::fs::File) -> std::io::Result<memmap2::Mmap> {
-    // SAFETY: per the function doc, nobody else can modify the mapped file.
-    unsafe { memmap2::Mmap::map(&file) }
+    /// A path that opens this very file (`/proc/self/fd/N`), for wasmtime APIs that take a
+    /// path; `None` when `/proc` is unavailable or does not lead back to the same inode.
+    pub fn reopen_path(&self) -> Option<PathBuf> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt as _;
+        let path = PathBuf::from(format!("/proc/self/fd/{}", self.file.as_raw_fd()));
+        let via_proc = std::fs::metadata(&path).ok()?;
+        let ours = self.file.metadata().ok()?;
+        (via_proc.dev() == ours.dev() && via_proc.ino() == ours.ino()).then_some(path)
+    }
+
+    /// The artifact's bytes, read into memory (when mapping in place is not possible, e.g. on
+    /// a filesystem mounted `noexec`).
+    pub fn read_code(&self) -> std::io::Result<Vec<u8>> {
+        let mut code = vec![0u8; usize::try_from(self.payload_len).unwrap_or(usize::MAX)];
+        self.file.read_exact_at(&mut code, 0)?;
+        Ok(code)
+    }
 }
 
 #[cfg(test)]
@@ -286,7 +344,7 @@ mod tests {
         assert!(cache.get(&module).unwrap().is_none());
         cache.put(&module, b"compiled code").unwrap();
         assert_eq!(
-            cache.get(&module).unwrap().unwrap().code(),
+            cache.get(&module).unwrap().unwrap().read_code().unwrap(),
             b"compiled code"
         );
         let other = Sha256Digest::of(b"other module");
@@ -316,11 +374,30 @@ mod tests {
         let module = Sha256Digest::of(b"module");
         cache.put(&module, b"compiled code").unwrap();
         let entry = cache.path().join(cache.entry_name(&module));
-        let mut bytes = std::fs::read(&entry).unwrap();
-        let last = bytes.len() - 1;
-        bytes[last] ^= 1;
-        std::fs::write(&entry, &bytes).unwrap();
+        let good = std::fs::read(&entry).unwrap();
+        // A flipped bit in the payload or in any trailer field (module, engine, checksum,
+        // length, magic), or a truncated file.
+        let trailer = good.len() - TRAILER_LEN;
+        for at in [
+            0,
+            trailer + 1,
+            trailer + 40,
+            trailer + 70,
+            trailer + 84,
+            good.len() - 1,
+        ] {
+            let mut bytes = good.clone();
+            bytes[at] ^= 1;
+            std::fs::write(&entry, &bytes).unwrap();
+            assert!(
+                matches!(cache.get(&module), Err(CacheError::BadEntry(_))),
+                "flipped byte {at}"
+            );
+        }
+        std::fs::write(&entry, &good[1..]).unwrap();
         assert!(matches!(cache.get(&module), Err(CacheError::BadEntry(_))));
+        std::fs::write(&entry, &good).unwrap();
+        assert!(cache.get(&module).unwrap().is_some());
 
         // Another module's entry renamed into this one's place.
         let other = Sha256Digest::of(b"other");
@@ -367,6 +444,9 @@ mod tests {
         // A write goes to the cache directory, never through the link.
         cache.put(&module, b"code").unwrap();
         assert_eq!(std::fs::read(&outside).unwrap(), b"planted");
-        assert_eq!(cache.get(&module).unwrap().unwrap().code(), b"code");
+        assert_eq!(
+            cache.get(&module).unwrap().unwrap().read_code().unwrap(),
+            b"code"
+        );
     }
 }

@@ -11,7 +11,7 @@ use credential_provider_protocol::{Expectation, Request, Response, Secret};
 use crate::cache::CompileCache;
 use crate::error::Error;
 use crate::limits::MAX_REQUEST_BYTES;
-use crate::module::{ModuleBytes, Sha256Digest};
+use crate::module::{ModuleFile, Sha256Digest};
 use crate::sandbox::{Grant, Sandbox};
 use crate::scope::AuthKeyScope;
 use crate::units::format_size;
@@ -90,7 +90,7 @@ pub fn run(
     // 1. Decode.
     let request = read_request(stdin)?;
     // 2. Load, refusing a tampered module before the engine sees it.
-    let module = ModuleBytes::load(&config.module, config.sha256.as_ref())?;
+    let module = ModuleFile::open(&config.module, config.sha256.as_ref())?;
     // 3. Sandbox.
     let sandbox = Sandbox::new()?;
     let cache = config.cache_dir.as_deref().and_then(|dir| {

@@ -14,6 +14,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::builder::http_ctx;
 use super::http::EgressHooks;
 use super::limiter::GuestLimiter;
+use crate::policy::imports::{self, Capability};
 
 /// How a guest's run ended, before any output is looked at.
 pub enum Ending {
@@ -101,14 +102,29 @@ fn classify(result: wasmtime::Result<()>, timed_out: &AtomicBool) -> Ending {
 }
 
 /// The component linker: WASI 0.2 (filesystem and sockets linked but refused by the context)
-/// and `wasi:http`'s outgoing handler. Exactly `policy::imports::COMPONENT_INTERFACES`.
-fn component_linker(engine: &Engine) -> wasmtime::Result<ComponentLinker<ComponentState>> {
+/// and, when `with_http`, `wasi:http`'s outgoing handler. With it, exactly
+/// `policy::imports::COMPONENT_INTERFACES`.
+fn component_linker(
+    engine: &Engine,
+    with_http: bool,
+) -> wasmtime::Result<ComponentLinker<ComponentState>> {
     let mut linker = ComponentLinker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-    // Linked even when nothing is allowed, so components importing it instantiate; the hook
-    // refuses every request outside the operator's allow-list.
-    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    if with_http {
+        // Linked even when nothing is allowed, so components importing it instantiate; the
+        // hook refuses every request outside the operator's allow-list.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    }
     Ok(linker)
+}
+
+/// Whether a component imports any `wasi:http` interface. Those that do not are linked without
+/// it: defining its many functions is a measurable part of a warm start.
+fn imports_http(engine: &Engine, component: &Component) -> bool {
+    component
+        .component_type()
+        .imports(engine)
+        .any(|(name, _)| imports::component_import(name) == Capability::Http)
 }
 
 /// The core-module linker: `wasi_snapshot_preview1`. Exactly `policy::imports::CORE_FUNCTIONS`.
@@ -140,7 +156,7 @@ pub async fn run_component(engine: &Engine, component: &Component, setup: RunSet
     store.limiter(|state| &mut state.limiter);
     arm_deadline(&mut store, deadline, timed_out.clone());
     let run = async {
-        let linker = component_linker(engine)?;
+        let linker = component_linker(engine, imports_http(engine, component))?;
         let command = Command::instantiate_async(&mut store, component, &linker).await?;
         match command.wasi_cli_run().call_run(&mut store).await? {
             Ok(()) => Ok(()),
@@ -197,7 +213,7 @@ mod tests {
     #[test]
     fn component_policy_names_only_linked_interfaces() {
         let engine = engine();
-        let linker = component_linker(&engine).unwrap();
+        let linker = component_linker(&engine, true).unwrap();
         for (interface, _) in COMPONENT_INTERFACES {
             // The version of the WIT that wasmtime-wasi and wasmtime-wasi-http 48 bundle; older
             // and newer 0.2.x imports resolve to it (semver-compatible lookup).
@@ -209,6 +225,16 @@ mod tests {
         }
         // The probe can tell: an interface nobody links is not defined.
         assert!(!defines(&linker, "wasi:keyvalue/store@0.2.12"));
+        // Without `wasi:http` imports, the linker leaves it out (and only it).
+        let without_http = component_linker(&engine, false).unwrap();
+        for (interface, capability) in COMPONENT_INTERFACES {
+            let name = format!("wasi:{interface}@0.2.12");
+            assert_eq!(
+                defines(&without_http, &name),
+                *capability != Capability::Http,
+                "{name}"
+            );
+        }
     }
 
     /// Every preview 1 function the policy names is defined by the core linker, and every

@@ -76,6 +76,9 @@ pub enum GuestError {
     /// The guest wrote more than the stdout cap.
     #[error("guest wrote more than {} to stdout", format_size(*.0))]
     StdoutLimit(u64),
+    /// The module file could not be read again to compile it, or changed meanwhile.
+    #[error("{0}")]
+    Module(#[from] crate::module::ModuleError),
     /// The guest wrote more than the stderr cap.
     #[error("guest wrote more than {} to stderr", format_size(*.0 as u64))]
     StderrLimit(usize),
@@ -174,12 +177,16 @@ impl Sandbox {
 
     /// Compiles a module or component from its bytes.
     pub fn compile(&self, module: &ModuleBytes) -> Result<Compiled, GuestError> {
-        let compiled = match module.format {
+        self.compile_bytes(module.format, &module.bytes)
+    }
+
+    fn compile_bytes(&self, format: ModuleFormat, bytes: &[u8]) -> Result<Compiled, GuestError> {
+        let compiled = match format {
             ModuleFormat::Component => {
-                Component::from_binary(&self.engine, &module.bytes).map(Compiled::Component)
+                Component::from_binary(&self.engine, bytes).map(Compiled::Component)
             }
             ModuleFormat::CoreModule => {
-                wasmtime::Module::from_binary(&self.engine, &module.bytes).map(Compiled::CoreModule)
+                wasmtime::Module::from_binary(&self.engine, bytes).map(Compiled::CoreModule)
             }
             ModuleFormat::PrecompiledComponent | ModuleFormat::PrecompiledModule => {
                 return Err(GuestError::Compile(
