@@ -2,8 +2,8 @@
 # Builds the host binary that ships to nodes, with the `dist` profile (fat LTO, one codegen
 # unit, stripped). When the x86_64-unknown-linux-musl target and musl-gcc are installed
 # (`rustup target add x86_64-unknown-linux-musl`, Debian's musl-tools) the binary is static and
-# not position-independent: nothing for the dynamic loader to do at exec. Otherwise it is a
-# glibc build. Prints the path and size of what it built.
+# not position-independent: nothing for the dynamic loader to do at exec (jemalloc replaces musl's
+# allocator there, see host/Cargo.toml). Otherwise it is a glibc build. Prints the path and size of what it built.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
