@@ -14,7 +14,6 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use super::builder::http_ctx;
 use super::http::EgressHooks;
 use super::limiter::GuestLimiter;
-use crate::policy::imports::{self, Capability};
 
 /// How a guest's run ended, before any output is looked at.
 pub enum Ending {
@@ -74,6 +73,9 @@ pub struct RunSetup {
     pub timed_out: Arc<AtomicBool>,
     /// The egress hook for `wasi:http` (components only; core modules have no network).
     pub http: EgressHooks,
+    /// Whether to link `wasi:http`: only for components that import it, since defining its
+    /// many functions is a measurable part of a warm start.
+    pub link_http: bool,
 }
 
 fn arm_deadline<T>(store: &mut Store<T>, deadline: Instant, timed_out: Arc<AtomicBool>) {
@@ -118,15 +120,6 @@ fn component_linker(
     Ok(linker)
 }
 
-/// Whether a component imports any `wasi:http` interface. Those that do not are linked without
-/// it: defining its many functions is a measurable part of a warm start.
-fn imports_http(engine: &Engine, component: &Component) -> bool {
-    component
-        .component_type()
-        .imports(engine)
-        .any(|(name, _)| imports::component_import(name) == Capability::Http)
-}
-
 /// The core-module linker: `wasi_snapshot_preview1`. Exactly `policy::imports::CORE_FUNCTIONS`.
 fn core_linker(engine: &Engine) -> wasmtime::Result<Linker<CoreState>> {
     let mut linker: Linker<CoreState> = Linker::new(engine);
@@ -142,6 +135,7 @@ pub async fn run_component(engine: &Engine, component: &Component, setup: RunSet
         deadline,
         timed_out,
         http,
+        link_http,
     } = setup;
     let mut store = Store::new(
         engine,
@@ -156,7 +150,7 @@ pub async fn run_component(engine: &Engine, component: &Component, setup: RunSet
     store.limiter(|state| &mut state.limiter);
     arm_deadline(&mut store, deadline, timed_out.clone());
     let run = async {
-        let linker = component_linker(engine, imports_http(engine, component))?;
+        let linker = component_linker(engine, link_http)?;
         let command = Command::instantiate_async(&mut store, component, &linker).await?;
         match command.wasi_cli_run().call_run(&mut store).await? {
             Ok(()) => Ok(()),
@@ -174,6 +168,7 @@ pub async fn run_core_module(engine: &Engine, module: &Module, setup: RunSetup) 
         deadline,
         timed_out,
         http: _,
+        link_http: _,
     } = setup;
     let mut store = Store::new(
         engine,
@@ -196,7 +191,7 @@ pub async fn run_core_module(engine: &Engine, module: &Module, setup: RunSetup) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::imports::{COMPONENT_INTERFACES, CORE_FUNCTIONS, CORE_MODULE};
+    use crate::policy::imports::{COMPONENT_INTERFACES, CORE_FUNCTIONS, CORE_MODULE, Capability};
 
     fn engine() -> Engine {
         super::super::engine::build_engine().unwrap()

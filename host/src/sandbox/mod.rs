@@ -17,7 +17,7 @@ use wasmtime::component::Component;
 
 use crate::limits::MAX_STDERR_BYTES;
 use crate::module::{ModuleBytes, ModuleFormat};
-use crate::policy::imports;
+use crate::policy::imports::{self, Capability};
 use crate::units::{format_duration, format_size};
 use builder::{WasiGrant, wasi_builder};
 use guest::{Ending, RunSetup};
@@ -198,43 +198,49 @@ impl Sandbox {
     }
 
     /// Checks that the host links every import of `compiled` (see [`crate::policy::imports`]),
-    /// naming all that are missing.
-    pub fn check_imports(&self, compiled: &Compiled) -> Result<(), GuestError> {
-        let missing = match compiled {
-            Compiled::Component(component) => {
-                let names: Vec<String> = component
+    /// naming all that are missing, and returns the capabilities it imports.
+    pub fn check_imports(&self, compiled: &Compiled) -> Result<Vec<Capability>, GuestError> {
+        let (names, classify): (Vec<String>, fn(&str) -> Capability) = match compiled {
+            Compiled::Component(component) => (
+                component
                     .component_type()
                     .imports(&self.engine)
                     .map(|(name, _)| name.to_owned())
-                    .collect();
-                imports::missing(names.iter().map(String::as_str), imports::component_import)
-            }
-            Compiled::CoreModule(module) => {
-                let names: Vec<String> = module
+                    .collect(),
+                imports::component_import,
+            ),
+            Compiled::CoreModule(module) => (
+                module
                     .imports()
                     .map(|import| format!("{}::{}", import.module(), import.name()))
-                    .collect();
-                imports::missing(names.iter().map(String::as_str), imports::core_import_path)
-            }
+                    .collect(),
+                imports::core_import_path,
+            ),
         };
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(GuestError::MissingImports(missing))
+        let missing = imports::missing(names.iter().map(String::as_str), classify);
+        if !missing.is_empty() {
+            return Err(GuestError::MissingImports(missing));
         }
+        let mut capabilities: Vec<Capability> = names.iter().map(|name| classify(name)).collect();
+        capabilities.sort();
+        capabilities.dedup();
+        Ok(capabilities)
     }
 
     /// Runs `compiled` with `grant`, feeding it `stdin`. A module importing anything the host
     /// does not link is refused before it starts.
     pub fn run(&self, compiled: &Compiled, grant: &Grant, stdin: Vec<u8>) -> GuestRun {
-        if let Err(refused) = self.check_imports(compiled) {
-            return GuestRun {
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-                result: Err(refused),
-                audit: Vec::new(),
-            };
-        }
+        let imported = match self.check_imports(compiled) {
+            Ok(imported) => imported,
+            Err(refused) => {
+                return GuestRun {
+                    stdout: Vec::new(),
+                    stderr: Vec::new(),
+                    result: Err(refused),
+                    audit: Vec::new(),
+                };
+            }
+        };
         // Started only now: while code is loaded, a second thread would make every change of
         // page protections cost a cross-CPU TLB flush.
         let _ticker = match engine::EpochTicker::start(&self.engine) {
@@ -272,6 +278,7 @@ impl Sandbox {
             deadline,
             timed_out: timed_out.clone(),
             http: http::EgressHooks::new(grant.http.clone(), deadline, audit.clone()),
+            link_http: imported.contains(&Capability::Http),
         };
         let ending = match tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -317,5 +324,52 @@ impl Sandbox {
             result,
             audit: audit.lock().map(|a| a.clone()).unwrap_or_default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn core_module(sandbox: &Sandbox, wat: &str) -> Compiled {
+        let bytes = wat::parse_str(wat).unwrap();
+        Compiled::CoreModule(wasmtime::Module::from_binary(sandbox.engine(), &bytes).unwrap())
+    }
+
+    /// The import check names what a guest uses (which decides, e.g., whether `wasi:http` is
+    /// linked) or refuses it with every import the host lacks.
+    #[test]
+    fn check_imports_reports_capabilities_or_every_missing_import() {
+        let sandbox = Sandbox::new().unwrap();
+        let uses_stdio_and_random = core_module(
+            &sandbox,
+            r#"(module
+                (import "wasi_snapshot_preview1" "random_get" (func (param i32 i32) (result i32)))
+                (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+                (import "wasi_snapshot_preview1" "fd_read" (func (param i32 i32 i32 i32) (result i32))))"#,
+        );
+        assert_eq!(
+            sandbox.check_imports(&uses_stdio_and_random).unwrap(),
+            vec![Capability::Stdio, Capability::Random]
+        );
+        let wants_more = core_module(
+            &sandbox,
+            r#"(module
+                (import "env" "host_secret" (func))
+                (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+                (import "wasi_snapshot_preview1" "fd_bogus" (func)))"#,
+        );
+        match sandbox.check_imports(&wants_more) {
+            Err(GuestError::MissingImports(missing)) => assert_eq!(
+                missing,
+                ["env::host_secret", "wasi_snapshot_preview1::fd_bogus"]
+            ),
+            other => panic!("expected refusal, got {:?}", other.map(|_| ())),
+        }
+        let empty = Compiled::Component(
+            Component::from_binary(sandbox.engine(), &wat::parse_str("(component)").unwrap())
+                .unwrap(),
+        );
+        assert_eq!(sandbox.check_imports(&empty).unwrap(), vec![]);
     }
 }
