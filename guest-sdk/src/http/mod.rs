@@ -241,6 +241,21 @@ pub fn redirect_target(
     Some(Url::parse(request_url).and_then(|u| u.join(location)))
 }
 
+/// The `Content-Length` a request is sent with: its body's length when it has a body or its
+/// method defines one (`POST`, `PUT`, `PATCH`), none for a bodiless `GET`, `HEAD`, `DELETE` or
+/// `OPTIONS` (RFC 9110, 8.6).
+#[cfg_attr(
+    not(all(target_os = "wasi", target_env = "p2")),
+    allow(dead_code, reason = "only the wasi:http transport frames bodies itself")
+)]
+fn content_length(request: &Request) -> Option<usize> {
+    let has_body_semantics = matches!(
+        request.method.to_ascii_uppercase().as_str(),
+        "POST" | "PUT" | "PATCH"
+    );
+    (has_body_semantics || !request.body.is_empty()).then_some(request.body.len())
+}
+
 #[cfg(all(target_os = "wasi", target_env = "p2"))]
 fn send(request: &Request, url: &Url) -> Result<Response, HttpError> {
     wasi::send(request, url)

@@ -12,11 +12,17 @@ use super::{HttpError, Request, Response, Url};
 const CHUNK: u64 = 64 * 1024;
 
 pub(super) fn send(request: &Request, url: &Url) -> Result<Response, HttpError> {
-    let entries: Vec<(String, Vec<u8>)> = request
+    let mut entries: Vec<(String, Vec<u8>)> = request
         .headers
         .iter()
         .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
         .collect();
+    // The body's length is known: frame it with Content-Length, as every cloud SDK does, never
+    // with chunked transfer coding (which some front ends refuse and others read as empty).
+    if let Some(length) = super::content_length(request) {
+        entries.retain(|(name, _)| name != "content-length" && name != "transfer-encoding");
+        entries.push(("content-length".to_owned(), length.to_string().into_bytes()));
+    }
     let headers = Fields::from_list(&entries)
         .map_err(|e| HttpError::InvalidUrl(format!("invalid header: {e:?}")))?;
     let outgoing = OutgoingRequest::new(headers);
