@@ -32,7 +32,7 @@
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::Ipv6Addr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use credential_provider_protocol::image::registry_of;
@@ -40,12 +40,11 @@ use credential_provider_protocol::matching::{Keyring, urls_match};
 use credential_provider_protocol::response::AuthConfig;
 use credential_provider_protocol::{ApiVersion, Expectation, Request, Response};
 
-use crate::cli::BINARY_NAME;
+use crate::args::{ExecEnv, provider_run_config};
 use crate::error::Error;
+use crate::names::{BINARY_NAME, HELPER_PREFIX};
+use crate::report;
 use crate::run::{RunConfig, run};
-
-/// The prefix of an executable name that selects this front: `docker-credential-<name>`.
-pub const HELPER_PREFIX: &str = "docker-credential-";
 
 /// What a helper prints on stdout (with exit status 1) when it has no credentials for a server
 /// URL; clients recognise this exact text.
@@ -97,13 +96,6 @@ impl HelperError {
     }
 }
 
-/// The helper's name when `argv0`'s file name is `docker-credential-<name>` (non-empty name).
-pub fn helper_name(argv0: &Path) -> Option<String> {
-    let file_name = argv0.file_name()?.to_str()?;
-    let name = file_name.strip_prefix(HELPER_PREFIX)?;
-    (!name.is_empty()).then(|| name.to_owned())
-}
-
 /// What `get` found.
 #[derive(Debug)]
 pub enum Lookup {
@@ -118,8 +110,9 @@ pub enum Lookup {
     NotFound,
 }
 
-/// Entry point of the front: `argv0` is how the binary was invoked, `args` what followed it.
-pub fn main(name: &str, argv0: &Path, args: &[OsString]) -> ExitCode {
+/// Entry point of the front: `name` is the helper's, `dir` the directory it was invoked from
+/// ([`crate::names::invoked_dir`]), `args` what followed `argv[0]`.
+pub fn main(name: &str, dir: &Path, args: &[OsString]) -> ExitCode {
     let action = match args {
         [action] => action.to_str().unwrap_or(""),
         [] => {
@@ -167,7 +160,7 @@ pub fn main(name: &str, argv0: &Path, args: &[OsString]) -> ExitCode {
         "store" => fail(name, &HelperError::ReadOnly("store")),
         "erase" => fail(name, &HelperError::ReadOnly("erase")),
         "get" => {
-            let config = match helper_run_config(name, argv0) {
+            let config = match helper_run_config(name, dir) {
                 Ok(config) => config,
                 Err(err) => return fail(name, &err),
             };
@@ -208,40 +201,17 @@ pub fn main(name: &str, argv0: &Path, args: &[OsString]) -> ExitCode {
 /// Prints `wasm-credential-provider: <name>: <error>` as one line on stdout (the protocol's
 /// error channel, shown by clients) and stderr, and returns its exit status.
 fn fail(name: &str, err: &HelperError) -> ExitCode {
-    let message = err.to_string().replace(['\n', '\r'], " ");
-    let line = format!("{BINARY_NAME}: {name}: {message}");
+    let line = report::error_line(name, &err.to_string());
     let _ = writeln!(std::io::stdout(), "{line}");
     let _ = writeln!(std::io::stderr(), "{line}");
     ExitCode::from(err.exit_code())
 }
 
-/// The run configuration of helper `name`: module `<name>.wasm` and args file `<name>.args` in
-/// the helper's directory, parsed and checked exactly like a kubelet provider's args.
-pub fn helper_run_config(name: &str, argv0: &Path) -> Result<RunConfig, HelperError> {
-    let dir = helper_dir(argv0);
+/// The run configuration of helper `name` invoked from `dir`: `<name>.wasm` there, run with
+/// the options of `<name>.args` beside it, in this process's environment.
+pub fn helper_run_config(name: &str, dir: &Path) -> Result<RunConfig, HelperError> {
     let args = read_args_file(&dir.join(format!("{name}.args")))?;
-    Ok(crate::cli::provider_run_config(name, &dir, &args)?)
-}
-
-/// The directory the helper was run from: `argv0`'s, or the first absolute `PATH` entry holding
-/// that file name (the lookup the client made), or the executable's own.
-pub fn helper_dir(argv0: &Path) -> PathBuf {
-    if let Some(parent) = argv0.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        return parent.to_owned();
-    }
-    if let (Some(file_name), Some(path)) = (argv0.file_name(), std::env::var_os("PATH")) {
-        for dir in std::env::split_paths(&path) {
-            if dir.is_absolute() && dir.join(file_name).is_file() {
-                return dir;
-            }
-        }
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(Path::to_owned))
-        .unwrap_or_else(|| PathBuf::from("."))
+    Ok(provider_run_config(name, dir, &args, &ExecEnv::Process, None).map_err(Error::from)?)
 }
 
 /// Reads the args file at `path` strictly (see the module docs). A missing file means no args.
@@ -459,24 +429,6 @@ pub fn get(
 mod tests {
     use super::*;
     use credential_provider_protocol::CacheKeyType;
-
-    #[test]
-    fn helper_names() {
-        assert_eq!(
-            helper_name(Path::new("/usr/bin/docker-credential-ecr")).as_deref(),
-            Some("ecr")
-        );
-        assert_eq!(
-            helper_name(Path::new("docker-credential-static-credentials")).as_deref(),
-            Some("static-credentials")
-        );
-        assert_eq!(helper_name(Path::new("docker-credential-")), None);
-        assert_eq!(
-            helper_name(Path::new("/bin/wasm-credential-provider")),
-            None
-        );
-        assert_eq!(helper_name(Path::new("ecr")), None);
-    }
 
     #[test]
     fn server_urls_become_request_images() {

@@ -7,6 +7,7 @@
 //! kubelet's own rules, and writes the canonical response.
 #![deny(missing_docs)]
 
+pub mod args;
 pub mod cache;
 pub mod cli;
 pub mod docker_helper;
@@ -14,8 +15,10 @@ pub mod error;
 pub mod kubelet;
 pub mod limits;
 pub mod module;
+pub mod names;
 pub mod policy;
 pub mod precompile;
+pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod scope;

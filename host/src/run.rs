@@ -18,18 +18,24 @@ use crate::units::format_size;
 
 /// How the kubelet caches credentials obtained with a service-account token
 /// (`tokenAttributes.cacheType`). Decides whether the guest may echo the token back.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenCacheType {
     /// Credentials are cached per service account; the kubelet refuses a response that returns
     /// the token itself as a password.
-    #[value(name = "ServiceAccount")]
     ServiceAccount,
     /// Credentials are cached per token; returning the token as a password is allowed.
-    #[value(name = "Token")]
     Token,
 }
 
 impl TokenCacheType {
+    /// The name as the kubelet's config writes it (`ServiceAccount`, `Token`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenCacheType::ServiceAccount => "ServiceAccount",
+            TokenCacheType::Token => "Token",
+        }
+    }
+
     /// The token a response must not echo back as a password (the kubelet's rule): the
     /// request's service-account token, unless credentials are cached per token.
     pub fn forbidden_token(self, request: Option<&Request>) -> Option<&Secret> {
@@ -40,21 +46,6 @@ impl TokenCacheType {
             TokenCacheType::Token => None,
         }
     }
-}
-
-/// `--token-cache-type`, shared by the run mode and `validate-response`.
-#[derive(Clone, Copy, Debug, clap::Args)]
-pub struct TokenCacheArg {
-    /// The provider's tokenAttributes.cacheType. With ServiceAccount (the safe default) a
-    /// response returning the request's service-account token as a password is refused, as the
-    /// kubelet does.
-    #[arg(
-        long = "token-cache-type",
-        value_name = "TYPE",
-        value_enum,
-        default_value = "ServiceAccount"
-    )]
-    pub token_cache_type: TokenCacheType,
 }
 
 /// A checked `run` configuration.
@@ -132,11 +123,7 @@ pub fn run(
 
 /// Writes a host warning line (the run goes on).
 fn warn(provider: &str, log: &mut dyn Write, message: &str) {
-    let message = message.replace(['\n', '\r'], " ");
-    let _ = writeln!(
-        log,
-        "wasm-credential-provider: {provider}: warning: {message}"
-    );
+    crate::report::write_warning(log, provider, message);
 }
 
 /// Reads at most [`MAX_REQUEST_BYTES`] and decodes them strictly.

@@ -64,6 +64,19 @@ pub fn format_size(bytes: u64) -> String {
     format!("{bytes} bytes")
 }
 
+/// Formats a byte count the way provider args write it, in the largest binary unit that is
+/// exact (`64Mi`, `1536Ki`, `100`): the form `--help` shows defaults in.
+pub fn format_size_arg(bytes: u64) -> String {
+    const UNITS: [(&str, u64); 3] = [("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)];
+    UNITS
+        .iter()
+        .find(|(_, size)| bytes != 0 && bytes.is_multiple_of(*size))
+        .map_or_else(
+            || bytes.to_string(),
+            |(unit, size)| format!("{}{unit}", bytes / size),
+        )
+}
+
 /// Formats a duration for messages the way operators write it (`30s`, `1m0s`, `500ms`).
 pub fn format_duration(duration: Duration) -> String {
     let nanos = i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX);
@@ -110,6 +123,14 @@ mod tests {
         assert_eq!(format_size(64 << 20), "64 MiB");
         assert_eq!(format_size(1536), "1.5 KiB");
         assert_eq!(format_size(10), "10 bytes");
+        assert_eq!(format_size_arg(64 << 20), "64Mi");
+        assert_eq!(format_size_arg(1536), "1536");
+        assert_eq!(format_size_arg(3 << 10), "3Ki");
+        assert_eq!(format_size_arg(4 << 30), "4Gi");
+        assert_eq!(format_size_arg(0), "0");
+        for bytes in [1, 1536, 64 << 20, 5 << 30] {
+            assert_eq!(parse_size(&format_size_arg(bytes)).unwrap(), bytes);
+        }
         assert_eq!(format_duration(Duration::from_secs(30)), "30s");
         assert_eq!(format_duration(Duration::from_secs(90)), "1m30s");
     }

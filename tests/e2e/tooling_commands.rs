@@ -102,9 +102,13 @@ fn check_config_exit_statuses_and_json() {
     let out = exec(&["check-config", bad.to_str().unwrap()], b"");
     assert_eq!(out.status.code(), Some(1));
     let lines: Vec<&str> = out.stdout.lines().collect();
+    let shown = bad.display();
     assert_eq!(
         lines,
         [
+            format!("{shown}: the kubelet refuses to start with this config:").as_str(),
+            "failed to validate credential provider config: [providers.name: Invalid value: \"a/b\": provider name cannot contain '/', providers.matchImages: Required value: at least 1 item in matchImages is required]",
+            "every problem:",
             "provider \"a/b\": providers.name: Invalid value: \"a/b\": provider name cannot contain '/'",
             "provider \"a/b\": providers.matchImages: Required value: at least 1 item in matchImages is required",
         ]
@@ -199,13 +203,16 @@ fn check_config_bin_dir_checks_host_providers() {
     assert!(by("native").is_empty(), "{errors:?}");
     assert!(by("tampered")[0].contains("--sha256 pins"), "{errors:?}");
     assert!(by("no-module")[0].contains("does not exist"), "{errors:?}");
+    // Every bad value of a provider's args at once, each its own problem.
+    assert_eq!(by("bad-args").len(), 2, "{errors:?}");
     assert!(by("bad-args")[0].contains("--memory"), "{errors:?}");
+    assert!(by("bad-args")[1].contains("--allow-http"), "{errors:?}");
     assert!(
         by("not-executable")[0].contains("permission denied"),
         "{errors:?}"
     );
     assert!(by("missing")[0].contains("did not exist"), "{errors:?}");
-    assert_eq!(errors.len(), 5, "{errors:?}");
+    assert_eq!(errors.len(), 6, "{errors:?}");
 }
 
 #[test]
@@ -269,6 +276,145 @@ fn check_config_warns_about_unscoped_or_unpinned_host_providers() {
         .map(|w| w["provider"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["unscoped", "unpinned"]);
+}
+
+/// Host providers' args are judged in the environment the kubelet execs them with (this
+/// process's, with the provider's `env` over it), and configs that work but cannot mean what
+/// they say get warnings.
+#[test]
+fn check_config_judges_host_args_in_the_provider_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let module = test_artifacts::plugin("static-credentials", Target::P1);
+    let digest = sha256_hex(&module);
+    for name in ["proxied", "token", "schemed"] {
+        std::os::unix::fs::symlink(HOST, bin.join(name)).unwrap();
+        std::fs::copy(&module, bin.join(format!("{name}.wasm"))).unwrap();
+    }
+    let scoped = format!("--sha256={digest}, --allow-auth-key=r.io");
+    let config = write(
+        dir.path(),
+        "config.yaml",
+        &format!(
+            "{HEAD}{}  env:\n  - {{name: HTTPS_PROXY, value: \"socks5://proxy.internal:1080\"}}\n{}  tokenAttributes:\n    serviceAccountTokenAudience: registry\n    cacheType: Token\n    requireServiceAccount: true\n{}",
+            provider("proxied", &format!("{scoped}, --allow-http=r.io")),
+            provider("token", &scoped),
+            provider("schemed", &scoped).replace("[r.io]", "[\"https://r.io\"]"),
+        ),
+    );
+    let out = exec(
+        &[
+            "check-config",
+            config.to_str().unwrap(),
+            "--bin-dir",
+            bin.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}{}", out.stdout, out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("provider \"proxied\": invalid arguments: HTTPS_PROXY")),
+        "{}",
+        out.stdout
+    );
+    // The provider's proxy value is not a secret, but the test env's must not leak either.
+    assert!(
+        !out.stdout.contains("KUBELET_ONLY_SECRET"),
+        "{}",
+        out.stdout
+    );
+    let warnings: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{}", out.stdout);
+    assert!(
+        warnings[0].starts_with("warning: provider \"schemed\": \"https://r.io\" has a scheme")
+            && warnings[0].ends_with("(write \"r.io\")"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        warnings[1].starts_with(
+            "warning: provider \"token\": tokenAttributes.cacheType is Token but the args set --token-cache-type=ServiceAccount"
+        ) && warnings[1].ends_with("(add --token-cache-type=Token)"),
+        "{}",
+        out.stdout
+    );
+    // The same provider with the proxy gone and the cache type matched is clean.
+    let fixed = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("socks5://proxy.internal:1080", "http://proxy.internal:3128")
+        .replace(
+            &format!("{scoped}]\n  tokenAttributes"),
+            &format!("{scoped}, --token-cache-type=Token]\n  tokenAttributes"),
+        )
+        .replace("[\"https://r.io\"]", "[r.io]");
+    let fixed_path = write(dir.path(), "fixed.yaml", &fixed);
+    let out = exec(
+        &[
+            "check-config",
+            fixed_path.to_str().unwrap(),
+            "--bin-dir",
+            bin.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("warning:"), "{}", out.stdout);
+}
+
+/// A provider's args written for a native plugin, or as one list item, get an error that says
+/// what to write; clap's whole message is kept on the one line.
+#[test]
+fn argument_errors_say_what_to_write() {
+    let module = test_artifacts::plugin("static-credentials", Target::P2);
+    let module = module.to_str().unwrap();
+    let one_line = |out: &Outcome| {
+        assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+        out.stderr.trim_end().to_owned()
+    };
+    let line = one_line(&exec(
+        &["--module", module, "get-credentials"],
+        &v1_request(),
+    ));
+    assert!(
+        line.starts_with("wasm-credential-provider: static-credentials: invalid arguments: unexpected argument 'get-credentials' found")
+            && line.ends_with("write `--arg=get-credentials` to pass it to the module"),
+        "{line}"
+    );
+    let line = one_line(&exec(
+        &["--module", module, "--env REGISTRY_USERNAME"],
+        &v1_request(),
+    ));
+    assert!(
+        line.ends_with("each item of args is one argument: write `--env=REGISTRY_USERNAME`"),
+        "{line}"
+    );
+    let line = one_line(&exec(&["--module", module, "--memry=32Mi"], &v1_request()));
+    assert!(
+        line.contains("tip: a similar argument exists: '--memory'"),
+        "{line}"
+    );
+    let line = one_line(&exec(
+        &["--module", module, "--token-cache-type=token"],
+        &v1_request(),
+    ));
+    assert!(
+        line.contains("[possible values: ServiceAccount, Token]"),
+        "{line}"
+    );
+    // Without --module there is no provider name to give: the binary's own, once.
+    let line = one_line(&exec(&["--memory=32Mi"], &v1_request()));
+    assert_eq!(
+        line,
+        "wasm-credential-provider: invalid arguments: --module PATH is required when invoked as wasm-credential-provider"
+    );
 }
 
 #[test]

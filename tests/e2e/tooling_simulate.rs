@@ -635,3 +635,129 @@ fn shared_response_vectors_through_simulate() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// One response spelling one key twice (`https://r.io` and `r.io`): the kubelet indexes both
+/// under `r.io` but walks the response's map in Go's random order, so `simulate` marks their
+/// order as unspecified instead of presenting one as the kubelet's.
+#[test]
+fn two_spellings_of_one_key_are_marked_as_unordered() {
+    let node = Node::new();
+    node.script(
+        "spelled-twice",
+        &format!(
+            "cat >/dev/null; echo '{}'",
+            response(
+                "Registry",
+                None,
+                &[
+                    ("https://r.io", "scheme-user", "p1"),
+                    ("r.io", "plain-user", "p2"),
+                    ("r.io/team", "team-user", "p3"),
+                ]
+            )
+        ),
+    );
+    let config = node.config(&provider("spelled-twice", "r.io", "1m", ""));
+    let out = node.simulate(&config, &["r.io/team/app"]);
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    let result = json(&out);
+    let creds = result["images"][0]["credentials"].as_array().unwrap();
+    let groups: Vec<(&str, &str, Value)> = creds
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap(),
+                c["username"].as_str().unwrap(),
+                c["unorderedGroup"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(groups.len(), 3, "{groups:?}");
+    assert_eq!(groups[0], ("r.io/team", "team-user", Value::Null));
+    assert_eq!(groups[1].2, 1, "{groups:?}");
+    assert_eq!(groups[2].2, 1, "{groups:?}");
+    let mut users = [groups[1].1, groups[2].1];
+    users.sort();
+    assert_eq!(users, ["plain-user", "scheme-user"]);
+
+    let text = exec(
+        &[
+            "simulate",
+            "--config",
+            config.to_str().unwrap(),
+            "--bin-dir",
+            node.bin().to_str().unwrap(),
+            "r.io/team/app",
+        ],
+        b"",
+    );
+    assert!(
+        text.stdout
+            .contains("credentials, in the order the kubelet tries them, except within a marked group:"),
+        "{}",
+        text.stdout
+    );
+    assert_eq!(
+        text.stdout.matches("[order unspecified within group 1").count(),
+        2,
+        "{}",
+        text.stdout
+    );
+}
+
+/// `--root` runs a node's files from a folder: the config and bin dir are node paths beneath
+/// it, and so are the absolute paths in a host provider's args, so its `--cache-dir` is
+/// created beneath the root and never on this machine.
+#[test]
+fn root_re_roots_node_paths_of_host_providers() {
+    let node = Node::new();
+    let root = node.path("node");
+    let bin = root.join("usr/libexec/cp");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::os::unix::fs::symlink(HOST, bin.join("static-credentials")).unwrap();
+    std::fs::copy(
+        test_artifacts::plugin("static-credentials", Target::P2),
+        bin.join("v1.wasm"),
+    )
+    .unwrap();
+    let cache = format!("/var/cache/wcp-simulate-root-{}", std::process::id());
+    std::fs::write(
+        root.join("etc/credential-providers.yaml"),
+        format!(
+            "apiVersion: kubelet.config.k8s.io/v1\nkind: CredentialProviderConfig\nproviders:\n{}",
+            provider(
+                "static-credentials",
+                "r.io",
+                "1m",
+                &format!(
+                    "  args: [--module=/usr/libexec/cp/v1.wasm, --cache-dir={cache}, --env=REGISTRY_USERNAME, --env=REGISTRY_PASSWORD]\n  env: [{{name: REGISTRY_USERNAME, value: u}}, {{name: REGISTRY_PASSWORD, value: p}}]\n"
+                )
+            )
+        ),
+    )
+    .unwrap();
+    let out = exec(
+        &[
+            "simulate",
+            "--root",
+            root.to_str().unwrap(),
+            "--config",
+            "/etc/credential-providers.yaml",
+            "--bin-dir",
+            "/usr/libexec/cp",
+            "--output",
+            "json",
+            "r.io/a",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout, out.stderr);
+    let result = json(&out);
+    assert_eq!(result["images"][0]["credentials"][0]["username"], "u", "{result}");
+    assert!(
+        root.join(cache.trim_start_matches('/')).is_dir(),
+        "the cache is created beneath the root"
+    );
+    assert!(!Path::new(&cache).exists(), "{cache} was created on this machine");
+}

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use credential_provider_protocol::image::normalize_image;
-use credential_provider_protocol::matching::{Keyring, urls_match};
+use credential_provider_protocol::matching::{Keyring, normalize_auth_key, urls_match};
 use credential_provider_protocol::{ApiVersion, AuthConfig, GoDuration, Request, Secret};
 
 use super::config::CredentialProvider;
@@ -56,6 +56,11 @@ pub struct Credential {
     pub password: Secret,
     /// The provider that returned it.
     pub provider: String,
+    /// Set when the kubelet's order is unspecified between this credential and the others with
+    /// the same value: one response gave several spellings of one key (`https://r.io` and
+    /// `r.io`), which the kubelet indexes as one key while walking the response's map in Go's
+    /// random order.
+    pub unordered_group: Option<u32>,
 }
 
 /// The outcome of one pull.
@@ -115,6 +120,7 @@ impl Kubelet {
             return outcome;
         };
         let mut keyring = Keyring::new();
+        let mut next_group = 1;
         for index in 0..self.providers.len() {
             let provider = &self.providers[index];
             if !provider
@@ -125,7 +131,21 @@ impl Kubelet {
                 continue;
             }
             let (result, auth) = self.provide(index, &normalized);
+            let mut spellings: BTreeMap<String, usize> = BTreeMap::new();
+            for key in auth.keys().filter_map(|k| normalize_auth_key(k)) {
+                *spellings.entry(key).or_default() += 1;
+            }
+            let mut groups: BTreeMap<String, u32> = BTreeMap::new();
             for (key, creds) in auth {
+                let unordered_group = normalize_auth_key(&key)
+                    .filter(|k| spellings.get(k).is_some_and(|&n| n > 1))
+                    .map(|k| {
+                        let next = next_group;
+                        *groups.entry(k).or_insert_with(|| {
+                            next_group += 1;
+                            next
+                        })
+                    });
                 keyring.add(
                     &key,
                     Credential {
@@ -133,6 +153,7 @@ impl Kubelet {
                         username: creds.username,
                         password: creds.password,
                         provider: result.name.clone(),
+                        unordered_group,
                     },
                 );
             }

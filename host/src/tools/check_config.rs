@@ -8,10 +8,15 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, OutputFormat, parse_feature_gates, usage_error};
-use crate::cli::{BINARY_NAME, provider_run_config};
+use super::{
+    EXIT_NO, EXIT_USAGE, EXIT_YES, OutputFormat, kubelet_error, parse_feature_gates, usage_error,
+    verbatim_lines,
+};
+use crate::args::{ExecEnv, provider_run_config, rooted, strip_root};
 use crate::kubelet::config::{ConfigProblem, CredentialProvider, LoadedConfig, load};
 use crate::module::{ModuleBytes, ModuleFormat, Sha256Digest};
+use crate::names::BINARY_NAME;
+use crate::run::TokenCacheType;
 
 /// The `--help` text of the subcommand (the variant in `cli.rs` refers to it).
 pub const LONG_ABOUT: &str = "Check a kubelet CredentialProviderConfig with the kubelet's own rules.\n\n\
@@ -23,8 +28,13 @@ pub const LONG_ABOUT: &str = "Check a kubelet CredentialProviderConfig with the 
         and field paths are printed as the kubelet prints them.\n\n\
         With --bin-dir (the kubelet's --image-credential-provider-bin-dir) each provider's \
         executable must exist and be executable; for providers that run this host, their args \
-        must parse, the module must exist and match its --sha256 pin.\n\n\
-        Exit status: 0 valid, 1 invalid (every problem printed, one per line), 2 bad usage.\n\n\
+        must parse and check in the provider's exec environment (this command's environment \
+        standing for the kubelet's, with the provider's env over it), the module must exist \
+        and match its --sha256 pin.\n\n\
+        An invalid config is reported first with the exact error the kubelet would refuse to \
+        start with, then with every problem, one per line. Warnings (valid, but likely not \
+        what was meant) follow as warning: lines.\n\n\
+        Exit status: 0 valid, 1 invalid, 2 bad usage.\n\n\
         Example:\n  wasm-credential-provider check-config /etc/kubernetes/credential-providers.yaml \\\n      --bin-dir /usr/libexec/kubernetes/credential-providers";
 
 /// Arguments of `check-config`.
@@ -37,6 +47,11 @@ pub struct CheckConfigArgs {
     /// args and modules of providers that run this host.
     #[arg(long = "bin-dir", value_name = "DIR")]
     pub bin_dir: Option<PathBuf>,
+    /// The node's root: PATH, --bin-dir and the absolute paths in host providers' args
+    /// (--module, --cache-dir, --ca-file) are node paths beneath it (for a node's files copied
+    /// or installed with `install --root`, checked off the node).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// The kubelet's feature gates that change validation, e.g.
     /// KubeletServiceAccountTokenForCredentialProviders=false (on by default since 1.34).
     #[arg(long = "feature-gates", value_name = "NAME=BOOL,...")]
@@ -89,25 +104,46 @@ pub fn main(args: &CheckConfigArgs) -> ExitCode {
         Ok(gates) => gates,
         Err(message) => return usage_error("check-config", &message, EXIT_USAGE),
     };
-    let report = check(&args.path, args.bin_dir.as_deref(), gates);
+    let report = check(
+        &args.path,
+        args.bin_dir.as_deref(),
+        args.root.as_deref(),
+        gates,
+    );
     let out = render(&args.path, &report, args.output);
     let _ = std::io::stdout().write_all(out.as_bytes());
     ExitCode::from(if report.is_valid() { EXIT_YES } else { EXIT_NO })
 }
 
-/// Loads and validates `path`, and checks the providers against `bin_dir` if given.
+/// Loads and validates `path`, and checks the providers against `bin_dir` if given; with
+/// `root`, both are node paths beneath it.
 pub fn check(
     path: &Path,
     bin_dir: Option<&Path>,
+    root: Option<&Path>,
     gates: crate::kubelet::config::FeatureGates,
 ) -> CheckReport {
+    let local = |p: &Path| root.map_or_else(|| p.to_owned(), |root| rooted(root, p));
     let mut report = CheckReport {
-        loaded: load(path, gates),
+        loaded: load(&local(path), gates),
         ..Default::default()
     };
-    let Some(bin_dir) = bin_dir else {
+    for provider in &report.loaded.config.providers {
+        for pattern in provider.match_images.iter().filter(|p| p.contains("://")) {
+            report.warnings.push(ConfigProblem {
+                provider: Some(provider.name.clone()),
+                field: Some("providers.matchImages".into()),
+                message: format!(
+                    "{pattern:?} has a scheme: the kubelet matches it against image names, which have none, so it never matches (write {:?})",
+                    pattern.split_once("://").map_or(pattern.as_str(), |(_, rest)| rest)
+                ),
+            });
+        }
+    }
+    let Some(node_bin_dir) = bin_dir else {
         return report;
     };
+    let bin_dir = &local(node_bin_dir);
     if let Some(problem) = super::bin_dir::check_bin_dir(bin_dir) {
         report.bin_dir_problems.push(problem);
         return report;
@@ -119,56 +155,39 @@ pub fn check(
             continue;
         }
         if runs_this_host(bin_dir, provider) {
-            check_host_provider(bin_dir, provider, &mut report);
+            check_host_provider(node_bin_dir, root, provider, &mut report);
         }
     }
     report
 }
 
-/// Whether `<bin-dir>/<name>` is this host: the executable is, or links to, a file named
-/// `wasm-credential-provider`; or it is a copy of the running binary; or its args name a
-/// `--module`.
+/// Whether `<bin-dir>/<name>` is this host (see [`crate::args::runs_this_host`]).
 pub fn runs_this_host(bin_dir: &Path, provider: &CredentialProvider) -> bool {
-    let path = bin_dir.join(&provider.name);
-    let named_ours = std::fs::canonicalize(&path)
-        .ok()
-        .and_then(|real| real.file_stem().map(|s| s == BINARY_NAME))
-        .unwrap_or(false);
-    let module_arg = provider
-        .args
-        .iter()
-        .any(|a| a == "--module" || a.starts_with("--module="));
-    named_ours || module_arg || is_copy_of_current_exe(&path)
-}
-
-fn is_copy_of_current_exe(path: &Path) -> bool {
-    let Ok(current) = std::env::current_exe() else {
-        return false;
-    };
-    let same_size = match (std::fs::metadata(path), std::fs::metadata(&current)) {
-        (Ok(a), Ok(b)) => a.len() == b.len(),
-        _ => false,
-    };
-    same_size
-        && matches!(
-            (std::fs::read(path), std::fs::read(&current)),
-            (Ok(a), Ok(b)) if a == b
-        )
+    crate::args::runs_this_host(&bin_dir.join(&provider.name), &provider.args)
 }
 
 /// Args parse as the run mode, the module exists, matches its pin and is runnable.
-fn check_host_provider(bin_dir: &Path, provider: &CredentialProvider, report: &mut CheckReport) {
+fn check_host_provider(
+    bin_dir: &Path,
+    root: Option<&Path>,
+    provider: &CredentialProvider,
+    report: &mut CheckReport,
+) {
     let problem = |field: &str, message: String| ConfigProblem {
         provider: Some(provider.name.clone()),
         field: Some(field.to_owned()),
         message,
     };
-    let config = match provider_run_config(&provider.name, bin_dir, &provider.args) {
+    let env = ExecEnv::kubelet_exec(&provider.env);
+    let config = match provider_run_config(&provider.name, bin_dir, &provider.args, &env, root) {
         Ok(config) => config,
         Err(err) => {
-            report
-                .bin_dir_problems
-                .push(problem("providers.args", err.to_string()));
+            for message in err.problems {
+                report.bin_dir_problems.push(problem(
+                    "providers.args",
+                    format!("invalid arguments: {message}"),
+                ));
+            }
             return;
         }
     };
@@ -194,9 +213,28 @@ fn check_host_provider(bin_dir: &Path, provider: &CredentialProvider, report: &m
              what runs (pin it with --sha256=<digest from `{BINARY_NAME} inspect`>)"
         )));
     }
+    if let Some(cache_type) = provider
+        .token_attributes
+        .as_ref()
+        .map(|t| t.cache_type.as_str())
+        && cache_type != config.token_cache_type.as_str()
+    {
+        let consequence = match config.token_cache_type {
+            TokenCacheType::ServiceAccount => {
+                "the host refuses a response returning the service-account token, which the kubelet accepts"
+            }
+            TokenCacheType::Token => {
+                "the host passes on a response returning the service-account token, which the kubelet then discards"
+            }
+        };
+        report.warnings.push(warning(format!(
+            "tokenAttributes.cacheType is {cache_type} but the args set --token-cache-type={}: {consequence} (add --token-cache-type={cache_type})",
+            config.token_cache_type.as_str()
+        )));
+    }
     let mut host = HostProvider {
         provider: provider.name.clone(),
-        module: config.module.clone(),
+        module: root.map_or_else(|| config.module.clone(), |r| strip_root(r, &config.module)),
         digest: None,
     };
     match ModuleBytes::load(&config.module, config.sha256.as_ref()) {
@@ -234,6 +272,7 @@ pub fn render(path: &Path, report: &CheckReport, format: OutputFormat) -> String
                 .collect();
             let value = json!({
                 "valid": report.is_valid(),
+                "kubeletError": kubelet_error(loaded),
                 "errors": errors,
                 "configHash": loaded.hash,
                 "files": loaded.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
@@ -247,10 +286,26 @@ pub fn render(path: &Path, report: &CheckReport, format: OutputFormat) -> String
         OutputFormat::Text => {
             let mut out = String::new();
             if !report.is_valid() {
-                for problem in report.problems() {
-                    out.push_str(&problem.to_string().replace(['\n', '\r'], " "));
-                    out.push('\n');
+                match kubelet_error(loaded) {
+                    Some(error) => {
+                        out.push_str(&format!(
+                            "{}: the kubelet refuses to start with this config:\n{}\n",
+                            path.display(),
+                            verbatim_lines(&error)
+                        ));
+                        // A decode error is the whole story; validation problems are listed
+                        // one by one with their providers below.
+                        if loaded.problems.iter().any(|p| p.field.is_some()) {
+                            out.push_str("every problem:\n");
+                            push_problems(&mut out, loaded.problems.iter());
+                        }
+                    }
+                    None => out.push_str(&format!(
+                        "{}: the kubelet starts with this config, but its providers would fail:\n",
+                        path.display()
+                    )),
                 }
+                push_problems(&mut out, report.bin_dir_problems.iter());
                 push_warnings(&mut out, report);
                 return out;
             }
@@ -287,10 +342,18 @@ pub fn render(path: &Path, report: &CheckReport, format: OutputFormat) -> String
     }
 }
 
+/// Appends one line per problem.
+fn push_problems<'a>(out: &mut String, problems: impl Iterator<Item = &'a ConfigProblem>) {
+    for problem in problems {
+        out.push_str(&crate::report::one_line(&problem.to_string()));
+        out.push('\n');
+    }
+}
+
 /// Appends one `warning: ...` line per warning.
 fn push_warnings(out: &mut String, report: &CheckReport) {
     for warning in &report.warnings {
-        let line = warning.to_string().replace(['\n', '\r'], " ");
+        let line = crate::report::one_line(&warning.to_string());
         out.push_str(&format!("warning: {line}\n"));
     }
 }

@@ -23,12 +23,13 @@ use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt, PermissionsExt};
 use clap::Args;
 
 use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, parse_feature_gates, usage_error};
-use crate::cli::{BINARY_NAME, provider_run_config};
+use crate::args::{ExecEnv, provider_run_config, rooted, strip_root};
 use crate::kubelet::config::{
     CredentialProvider, CredentialProviderConfig, FeatureGates, config_files, decode_config,
     validate,
 };
 use crate::module::{ModuleBytes, ModuleError, ModuleFormat, Sha256Digest};
+use crate::names::{BINARY_NAME, Invocation};
 
 /// Where the kubelet finds provider executables unless `--bin-dir` says otherwise (the
 /// README's install example).
@@ -194,8 +195,14 @@ pub fn install(args: &InstallArgs, out: &mut String) -> Result<(), InstallError>
     let root = Dir::open_ambient_dir(&args.root, cap_std::ambient_authority())
         .with_context(|| format!("cannot open --root {}", args.root.display()))
         .map_err(|e| InstallError::Refused(format!("{e:#}")))?;
-    let bin_dir = open_dest(&root, &bin_rel, &args.bin_dir, args.dry_run)?;
-    let config_dir = open_dest(&root, &config_rel, &args.config_dir, args.dry_run)?;
+    let bin_dir = open_dest(&root, &bin_rel, &args.bin_dir, "--bin-dir", args.dry_run)?;
+    let config_dir = open_dest(
+        &root,
+        &config_rel,
+        &args.config_dir,
+        "--config-dir",
+        args.dry_run,
+    )?;
 
     let write = |dir: &Option<Dir>, shown: &Path, name: &str, bytes: &[u8], mode: u32| match dir {
         Some(dir) if !args.dry_run => put_file(dir, name, bytes, mode)
@@ -499,24 +506,24 @@ fn check_host_provider(
 ) -> Result<HostProvider, InstallError> {
     let name = &provider.name;
     let refused = |message: String| InstallError::Refused(format!("provider {name:?}: {message}"));
-    if name == BINARY_NAME || crate::docker_helper::helper_name(Path::new(name)).is_some() {
+    if Invocation::is_reserved_provider_name(name) {
         return Err(refused(format!(
             "this host cannot run under the name {name:?}: rename the provider"
         )));
     }
     let bin_dir = rooted(&args.root, &args.bin_dir);
-    let run_args = rooted_run_args(&provider.args, &args.root);
-    let config = provider_run_config(name, &bin_dir, &run_args)
-        .map_err(|e| refused(format!("its args: {e}")))?;
+    let env = ExecEnv::kubelet_exec(&provider.env);
+    let config = provider_run_config(name, &args.bin_dir, &provider.args, &env, Some(&args.root))
+        .map_err(|e| refused(format!("its args: invalid arguments: {e}")))?;
     let names_module = provider
         .args
         .iter()
         .any(|a| a == "--module" || a.starts_with("--module="));
     let module_file = if names_module {
-        module_file_in_bin_dir(&config.module, &args.bin_dir).ok_or_else(|| {
+        module_file_in_bin_dir(&config.module, &bin_dir).ok_or_else(|| {
             refused(format!(
                 "its --module {} is not a .wasm or .cwasm file directly in {} (install writes modules only there; or drop --module for {})",
-                config.module.display(),
+                strip_root(&args.root, &config.module).display(),
                 args.bin_dir.display(),
                 args.bin_dir.join(format!("{name}.wasm")).display()
             ))
@@ -561,44 +568,20 @@ fn check_host_provider(
     })
 }
 
-/// The file name of a `--module` path that is directly in the bin dir (a node path), if it is
-/// a plain `.wasm` or `.cwasm` name.
+/// The file name of a `--module` path that is directly in the bin dir (both seen from here,
+/// beneath the root), if it is a plain `.wasm` or `.cwasm` name.
 fn module_file_in_bin_dir(module: &Path, bin_dir: &Path) -> Option<String> {
     let strip = |p: &Path| -> PathBuf {
         p.components()
             .filter(|c| !matches!(c, Component::CurDir))
             .collect()
     };
-    if !module.is_absolute() || strip(module.parent()?) != strip(bin_dir) {
+    if strip(module.parent()?) != strip(bin_dir) {
         return None;
     }
     let file = module.file_name()?.to_str()?;
     let plain = !file.starts_with('.') && (file.ends_with(".wasm") || file.ends_with(".cwasm"));
     plain.then(|| file.to_owned())
-}
-
-/// The provider's args with `--ca-file` paths moved beneath `root`, so that parsing them here
-/// reads the node's file.
-fn rooted_run_args(args: &[String], root: &Path) -> Vec<String> {
-    let mut out = Vec::with_capacity(args.len());
-    let mut next_is_ca_file = false;
-    for arg in args {
-        if next_is_ca_file {
-            out.push(rooted(root, Path::new(arg)).display().to_string());
-            next_is_ca_file = false;
-        } else if arg == "--ca-file" {
-            out.push(arg.clone());
-            next_is_ca_file = true;
-        } else if let Some(path) = arg.strip_prefix("--ca-file=") {
-            out.push(format!(
-                "--ca-file={}",
-                rooted(root, Path::new(path)).display()
-            ));
-        } else {
-            out.push(arg.clone());
-        }
-    }
-    out
 }
 
 /// After writing: each installed module is the pinned one and each link runs this host.
@@ -665,29 +648,13 @@ fn check_config_name(name: &str) -> Result<(), InstallError> {
     }
 }
 
-/// A node path seen from here: `root` joined with `path` (made relative).
-fn rooted(root: &Path, path: &Path) -> PathBuf {
-    let rel: PathBuf = path
-        .components()
-        .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir))
-        .collect();
-    root.join(rel)
-}
-
-/// A path beneath `root` as the node sees it.
-fn strip_root(root: &Path, path: &Path) -> PathBuf {
-    match path.strip_prefix(root) {
-        Ok(rel) => Path::new("/").join(rel),
-        Err(_) => path.to_owned(),
-    }
-}
-
 /// Opens (creating it, unless a dry run) the destination directory `rel` beneath the root.
 /// `cap-std` refuses a path that leads outside the root (an absolute symlink, `..`).
 fn open_dest(
     root: &Dir,
     rel: &Path,
     shown: &Path,
+    flag: &str,
     dry_run: bool,
 ) -> Result<Option<Dir>, InstallError> {
     let write_error = |e: std::io::Error| {
@@ -695,15 +662,45 @@ fn open_dest(
             anyhow::Error::new(e).context(format!("cannot open {}", shown.display())),
         )
     };
-    if dry_run {
-        return match root.open_dir(rel) {
-            Ok(dir) => Ok(Some(dir)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(write_error(e)),
-        };
+    let opened = if dry_run {
+        match root.open_dir(rel) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            other => other,
+        }
+    } else {
+        root.create_dir_all(rel).and_then(|()| root.open_dir(rel))
+    };
+    opened.map(Some).map_err(|err| match symlink_out_of_root(root, rel) {
+        Some((link, target)) => InstallError::Refused(format!(
+            "cannot open {flag} {}: {} is a symlink to {}, which leads out of the node's root (--root), and install writes only beneath it: give the real directory as {flag}",
+            shown.display(),
+            Path::new("/").join(&link).display(),
+            target.display(),
+        )),
+        None => write_error(err),
+    })
+}
+
+/// The first component of `rel` (beneath `root`) that is a symlink leaving the root, and its
+/// target: absolute, or climbing out with `..`. cap-std refuses to follow such links.
+fn symlink_out_of_root(root: &Dir, rel: &Path) -> Option<(PathBuf, PathBuf)> {
+    let mut prefix = PathBuf::new();
+    for component in rel.components() {
+        prefix.push(component);
+        let meta = root.symlink_metadata(&prefix).ok()?;
+        if meta.is_symlink() {
+            let target = root.read_link_contents(&prefix).ok()?;
+            let escapes = target.is_absolute()
+                || target
+                    .components()
+                    .any(|c| matches!(c, Component::ParentDir));
+            return escapes.then_some((prefix, target));
+        }
+        if !meta.is_dir() {
+            return None;
+        }
     }
-    root.create_dir_all(rel).map_err(write_error)?;
-    root.open_dir(rel).map(Some).map_err(write_error)
+    None
 }
 
 /// Reads at most `limit` bytes of `path`; a longer file is an error.
@@ -840,27 +837,6 @@ mod tests {
         for bad in ["", ".hidden.yaml", "a/b.yaml", "config.txt", "config"] {
             assert!(check_config_name(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn ca_file_args_move_beneath_the_root() {
-        let args: Vec<String> = [
-            "--ca-file=/etc/ca.pem",
-            "--ca-file",
-            "/x.pem",
-            "--memory=8Mi",
-        ]
-        .map(String::from)
-        .to_vec();
-        assert_eq!(
-            rooted_run_args(&args, Path::new("/host")),
-            [
-                "--ca-file=/host/etc/ca.pem",
-                "--ca-file",
-                "/host/x.pem",
-                "--memory=8Mi"
-            ]
-        );
     }
 
     #[test]

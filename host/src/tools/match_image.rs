@@ -10,7 +10,7 @@ use clap::Args;
 use credential_provider_protocol::image::normalize_image;
 use credential_provider_protocol::matching::{Keyring, urls_match, validate_match_image};
 
-use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, usage_error};
+use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, config_refused, kubelet_error, usage_error};
 use crate::kubelet::config::{FeatureGates, load};
 
 /// The `--help` text of the subcommand (the variant in `cli.rs` refers to it).
@@ -62,15 +62,38 @@ pub fn main(args: &MatchArgs) -> ExitCode {
             }
             ExitCode::from(if matched { EXIT_YES } else { EXIT_NO })
         }
-        Err(message) => usage_error("match", &message, EXIT_USAGE),
+        Err(MatchError::Usage(message)) => usage_error("match", &message, EXIT_USAGE),
+        Err(MatchError::ConfigRefused(error)) => config_refused(
+            "match",
+            args.config.as_deref().unwrap_or(std::path::Path::new("")),
+            &error,
+            EXIT_USAGE,
+        ),
+    }
+}
+
+/// Why `match` has no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MatchError {
+    /// Bad arguments.
+    Usage(String),
+    /// `--config` is a config the kubelet refuses to start with: its exact error.
+    ConfigRefused(String),
+}
+
+impl From<String> for MatchError {
+    fn from(message: String) -> Self {
+        MatchError::Usage(message)
     }
 }
 
 /// The output lines and whether anything matched; `Err` for bad input. Warnings about auth keys
 /// the kubelet would ignore go to stderr.
-pub fn run(args: &MatchArgs) -> Result<(Vec<String>, bool), String> {
+pub fn run(args: &MatchArgs) -> Result<(Vec<String>, bool), MatchError> {
     if args.patterns.is_empty() && args.config.is_none() && args.auth_keys.is_empty() {
-        return Err("give at least one of --pattern, --config, --auth-key".into());
+        return Err(MatchError::Usage(
+            "give at least one of --pattern, --config, --auth-key".into(),
+        ));
     }
     let image = if args.raw {
         args.image.clone()
@@ -88,13 +111,8 @@ pub fn run(args: &MatchArgs) -> Result<(Vec<String>, bool), String> {
     }
     if let Some(path) = &args.config {
         let loaded = load(path, FeatureGates::default());
-        if !loaded.is_valid() {
-            let problems: Vec<String> = loaded.problems.iter().map(|p| p.to_string()).collect();
-            return Err(format!(
-                "{} is not a valid config: {}",
-                path.display(),
-                problems.join("; ")
-            ));
+        if let Some(error) = kubelet_error(&loaded) {
+            return Err(MatchError::ConfigRefused(error));
         }
         for provider in &loaded.config.providers {
             let hits: Vec<&str> = provider
@@ -116,10 +134,9 @@ pub fn run(args: &MatchArgs) -> Result<(Vec<String>, bool), String> {
     let mut keyring = Keyring::new();
     for key in &args.auth_keys {
         if !keyring.add(key, key.clone()) {
-            let _ = writeln!(
-                std::io::stderr(),
-                "{}: match: auth key {key:?} does not parse as a URL; the kubelet ignores it",
-                crate::cli::BINARY_NAME
+            crate::report::print_error(
+                "match",
+                &format!("auth key {key:?} does not parse as a URL; the kubelet ignores it"),
             );
         }
     }
@@ -219,6 +236,8 @@ mod tests {
         assert!(run(&a).is_err());
         let mut a = args("nginx");
         a.patterns = vec!["%zz".into()];
-        assert!(run(&a).unwrap_err().contains("match image is invalid"));
+        assert!(
+            matches!(run(&a), Err(MatchError::Usage(m)) if m.contains("match image is invalid"))
+        );
     }
 }

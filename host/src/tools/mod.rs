@@ -13,11 +13,9 @@ pub mod match_image;
 pub mod simulate;
 pub mod validate_response;
 
-use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::BINARY_NAME;
-use crate::kubelet::config::FeatureGates;
+use crate::kubelet::config::{FeatureGates, LoadedConfig};
 
 /// How a subcommand prints its result.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -38,9 +36,47 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Prints `wasm-credential-provider: <command>: <message>` on stderr and returns `status`.
 pub(crate) fn usage_error(command: &str, message: &str, status: u8) -> ExitCode {
-    let message = message.replace(['\n', '\r'], " ");
-    let _ = writeln!(std::io::stderr(), "{BINARY_NAME}: {command}: {message}");
+    crate::report::print_error(command, message);
     ExitCode::from(status)
+}
+
+/// The error the kubelet would refuse to start with, exactly as it writes it (possibly more
+/// than one line, as the kubelet's own message is); `None` if it would start.
+pub fn kubelet_error(loaded: &LoadedConfig) -> Option<String> {
+    loaded.kubelet_error()
+}
+
+/// Prints on stderr that the kubelet refuses to start with the config at `path`, then its
+/// exact error (see [`verbatim_lines`]); returns `status`.
+pub(crate) fn config_refused(
+    command: &str,
+    path: &std::path::Path,
+    kubelet_error: &str,
+    status: u8,
+) -> ExitCode {
+    let mut stderr = std::io::stderr().lock();
+    crate::report::write_error(
+        &mut stderr,
+        command,
+        &format!(
+            "{}: the kubelet refuses to start with this config:",
+            path.display()
+        ),
+    );
+    let _ = std::io::Write::write_fmt(
+        &mut stderr,
+        format_args!("{}\n", verbatim_lines(kubelet_error)),
+    );
+    ExitCode::from(status)
+}
+
+/// The kubelet's error text made safe to print as it is: each of its lines made one line
+/// (see [`crate::report::one_line`]), its line structure kept.
+pub fn verbatim_lines(text: &str) -> String {
+    text.lines()
+        .map(crate::report::one_line)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Parses the kubelet's `--feature-gates` syntax (`Name=true,Other=false`) for the one gate that

@@ -11,8 +11,12 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::json;
 
-use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, OutputFormat, parse_feature_gates, usage_error};
-use crate::kubelet::config::{ConfigProblem, load};
+use super::{
+    EXIT_NO, EXIT_USAGE, EXIT_YES, OutputFormat, config_refused, kubelet_error,
+    parse_feature_gates, usage_error,
+};
+use crate::args::{reroot_args, rooted, runs_this_host};
+use crate::kubelet::config::load;
 use crate::kubelet::simulate::{Kubelet, PullOutcome, ServiceAccount};
 
 /// The `--help` text of the subcommand (the variant in `cli.rs` refers to it).
@@ -26,6 +30,13 @@ pub const LONG_ABOUT: &str = "Pull images through a kubelet in a box: start-up c
         the kubelet would try, in its order (reverse lexicographic keys, the Docker Hub \
         fallback). Caches live for this one call, across its images.\n\n\
         Passwords are shown as <redacted> unless --show-secrets.\n\n\
+        --root DIR runs a node's files from a folder (for example one `install --root DIR` \
+        wrote): --config and --bin-dir are then node paths beneath DIR, and the absolute \
+        paths in the args of providers running this host (--module, --cache-dir, --ca-file) \
+        are re-rooted there too, so nothing outside DIR is read or written for them.\n\n\
+        Where the kubelet's order is unspecified (one response giving two spellings of one \
+        key, such as https://r.io and r.io, which the kubelet tries in Go's random map order), \
+        the credentials are marked so.\n\n\
         Service-account token mode (providers with tokenAttributes): --service-account and \
         --service-account-token stand for the pod's service account and the token the kubelet \
         would mint for it; --annotation gives the service account's annotations. Without \
@@ -75,6 +86,10 @@ pub struct SimulateArgs {
     /// The kubelet's feature gates that change validation.
     #[arg(long = "feature-gates", value_name = "NAME=BOOL,...")]
     pub feature_gates: Option<String>,
+    /// The node's root: --config, --bin-dir and host providers' absolute paths are node paths
+    /// beneath it.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Print text lines, or one JSON document {"images": [...]}.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -90,39 +105,42 @@ pub fn main(args: &SimulateArgs) -> ExitCode {
         Ok(sa) => sa,
         Err(message) => return usage_error("simulate", &message, EXIT_USAGE),
     };
+    let (config_path, bin_dir) = match &args.root {
+        Some(root) => (rooted(root, &args.config), rooted(root, &args.bin_dir)),
+        None => (args.config.clone(), args.bin_dir.clone()),
+    };
     // Start-up: what the kubelet checks before it registers any provider.
-    let loaded = load(&args.config, gates);
-    let mut problems: Vec<ConfigProblem> = loaded.problems.clone();
-    if problems.is_empty() {
-        if let Some(problem) = super::bin_dir::check_bin_dir(&args.bin_dir) {
-            problems.push(problem);
-        } else {
-            problems.extend(
-                loaded
-                    .config
-                    .providers
-                    .iter()
-                    .filter_map(|p| super::bin_dir::check_executable(&args.bin_dir, p)),
-            );
-        }
+    let loaded = load(&config_path, gates);
+    if let Some(error) = kubelet_error(&loaded) {
+        return config_refused("simulate", &args.config, &error, EXIT_NO);
     }
-    if !problems.is_empty() {
-        let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(
-            stderr,
-            "{}: simulate: the kubelet would not start with this configuration:",
-            crate::cli::BINARY_NAME
+    let bin_dir_problems: Vec<String> = match super::bin_dir::check_bin_dir(&bin_dir) {
+        Some(problem) => vec![problem.to_string()],
+        None => loaded
+            .config
+            .providers
+            .iter()
+            .filter_map(|p| super::bin_dir::check_executable(&bin_dir, p))
+            .map(|p| p.to_string())
+            .collect(),
+    };
+    if !bin_dir_problems.is_empty() {
+        return config_refused(
+            "simulate",
+            &args.bin_dir,
+            &bin_dir_problems.join("\n"),
+            EXIT_NO,
         );
-        for problem in &problems {
-            let _ = writeln!(stderr, "{problem}");
-        }
-        return ExitCode::from(EXIT_NO);
     }
-    let mut kubelet = Kubelet::new(
-        loaded.config.providers,
-        args.bin_dir.clone(),
-        service_account,
-    );
+    let mut providers = loaded.config.providers;
+    if let Some(root) = &args.root {
+        for provider in &mut providers {
+            if runs_this_host(&bin_dir.join(&provider.name), &provider.args) {
+                provider.args = reroot_args(&provider.args, root);
+            }
+        }
+    }
+    let mut kubelet = Kubelet::new(providers, bin_dir, service_account);
     let outcomes: Vec<PullOutcome> = args.images.iter().map(|i| kubelet.pull(i)).collect();
     let failed = outcomes
         .iter()
@@ -209,16 +227,31 @@ pub fn render_text(outcomes: &[PullOutcome], show_secrets: bool) -> String {
             out.push_str(&format!(
                 "  {}: {}\n",
                 p.name,
-                what.replace(['\n', '\r'], " ")
+                crate::report::one_line(&what)
             ));
         }
         if outcome.credentials.is_empty() {
             out.push_str("  no credentials: the kubelet pulls anonymously\n");
         } else {
-            out.push_str("  credentials, in the order the kubelet tries them:\n");
+            let order = if outcome
+                .credentials
+                .iter()
+                .any(|c| c.unordered_group.is_some())
+            {
+                "in the order the kubelet tries them, except within a marked group"
+            } else {
+                "in the order the kubelet tries them"
+            };
+            out.push_str(&format!("  credentials, {order}:\n"));
             for (i, c) in outcome.credentials.iter().enumerate() {
+                let unordered = match c.unordered_group {
+                    Some(group) => format!(
+                        " [order unspecified within group {group}: the response spells this key more than once]"
+                    ),
+                    None => String::new(),
+                };
                 out.push_str(&format!(
-                    "    {}. {}: {:?} / {} (from {})\n",
+                    "    {}. {}: {:?} / {} (from {}){unordered}\n",
                     i + 1,
                     c.key,
                     c.username,
@@ -252,6 +285,7 @@ pub fn render_json(outcomes: &[PullOutcome], show_secrets: bool) -> serde_json::
                     "username": c.username,
                     "password": shown_password(&c.password, show_secrets),
                     "provider": c.provider,
+                    "unorderedGroup": c.unordered_group,
                 })).collect::<Vec<_>>(),
             })
         })

@@ -9,7 +9,8 @@ use clap::Args;
 use credential_provider_protocol::{ApiVersion, Expectation, Request, Response, ResponseError};
 
 use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, usage_error};
-use crate::run::{TokenCacheArg, TokenCacheType};
+use crate::args::TokenCacheArg;
+use crate::run::TokenCacheType;
 
 /// Largest plugin output read (the kubelet has no limit; this only bounds the tool's memory).
 const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;

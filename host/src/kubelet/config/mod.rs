@@ -151,6 +151,24 @@ impl LoadedConfig {
     pub fn is_valid(&self) -> bool {
         self.problems.is_empty()
     }
+
+    /// The error the kubelet would stop with (placeholder: the decode error, or the validation
+    /// errors aggregated as the kubelet writes them).
+    pub fn kubelet_error(&self) -> Option<String> {
+        let first = self.problems.first()?;
+        if first.field.is_none() {
+            return Some(first.message.clone());
+        }
+        let messages: Vec<&str> = self.problems.iter().map(|p| p.message.as_str()).collect();
+        Some(format!(
+            "failed to validate credential provider config: {}",
+            if messages.len() == 1 {
+                messages[0].to_owned()
+            } else {
+                format!("[{}]", messages.join(", "))
+            }
+        ))
+    }
 }
 
 /// Reads, decodes, merges and validates the config at `path` (a file or a directory), collecting
