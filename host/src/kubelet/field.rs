@@ -125,7 +125,6 @@ impl fmt::Display for FieldError {
 
 pub use credential_provider_protocol::matching::go_quote;
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,17 +22,45 @@ const SCHEME: &str = "k8s.io/kubernetes/pkg/credentialprovider/plugin/plugin.go:
 /// `install` of `credentialprovider.kubelet.k8s.io` and the kubelet config groups).
 const OTHER_KINDS: &[(&str, &str, &str)] = &[
     ("kubelet.config.k8s.io", "v1beta1", "KubeletConfiguration"),
-    ("kubelet.config.k8s.io", "v1beta1", "SerializedNodeConfigSource"),
+    (
+        "kubelet.config.k8s.io",
+        "v1beta1",
+        "SerializedNodeConfigSource",
+    ),
     ("kubelet.config.k8s.io", "v1beta1", "ImagePullIntent"),
     ("kubelet.config.k8s.io", "v1beta1", "ImagePulledRecord"),
     ("kubelet.config.k8s.io", "v1alpha1", "ImagePullIntent"),
     ("kubelet.config.k8s.io", "v1alpha1", "ImagePulledRecord"),
-    ("credentialprovider.kubelet.k8s.io", "v1alpha1", "CredentialProviderRequest"),
-    ("credentialprovider.kubelet.k8s.io", "v1alpha1", "CredentialProviderResponse"),
-    ("credentialprovider.kubelet.k8s.io", "v1beta1", "CredentialProviderRequest"),
-    ("credentialprovider.kubelet.k8s.io", "v1beta1", "CredentialProviderResponse"),
-    ("credentialprovider.kubelet.k8s.io", "v1", "CredentialProviderRequest"),
-    ("credentialprovider.kubelet.k8s.io", "v1", "CredentialProviderResponse"),
+    (
+        "credentialprovider.kubelet.k8s.io",
+        "v1alpha1",
+        "CredentialProviderRequest",
+    ),
+    (
+        "credentialprovider.kubelet.k8s.io",
+        "v1alpha1",
+        "CredentialProviderResponse",
+    ),
+    (
+        "credentialprovider.kubelet.k8s.io",
+        "v1beta1",
+        "CredentialProviderRequest",
+    ),
+    (
+        "credentialprovider.kubelet.k8s.io",
+        "v1beta1",
+        "CredentialProviderResponse",
+    ),
+    (
+        "credentialprovider.kubelet.k8s.io",
+        "v1",
+        "CredentialProviderRequest",
+    ),
+    (
+        "credentialprovider.kubelet.k8s.io",
+        "v1",
+        "CredentialProviderResponse",
+    ),
 ];
 
 /// Decodes one file's bytes as the kubelet does; the error is the kubelet's text (what it
@@ -204,8 +232,12 @@ mod tests {
             "couldn't get version/kind; json parse error: invalid character '}' looking for beginning of object key string"
         );
         // A byte-order mark is not white space: the file is YAML (and this one a flow map).
-        let err = decode_config(b"\xef\xbb\xbf{\"kind\": \"X\", \"apiVersion\": \"v1\"}").unwrap_err();
-        assert!(err.starts_with("no kind \"X\" is registered for version \"v1\""), "{err}");
+        let err =
+            decode_config(b"\xef\xbb\xbf{\"kind\": \"X\", \"apiVersion\": \"v1\"}").unwrap_err();
+        assert!(
+            err.starts_with("no kind \"X\" is registered for version \"v1\""),
+            "{err}"
+        );
     }
 
     #[test]
@@ -228,15 +260,39 @@ mod tests {
     #[test]
     fn group_versions_and_kinds() {
         for (head, message) in [
-            ("apiVersion: a/b/c\nkind: X\n", "unexpected GroupVersion string: a/b/c"),
-            ("apiVersion: v1\nkind: CredentialProviderConfig\n", "no kind \"CredentialProviderConfig\" is registered for version \"v1\" in scheme \"k8s.io/kubernetes/pkg/credentialprovider/plugin/plugin.go:69\""),
-            ("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n", "failed to decode \"KubeletConfiguration\" (wrong Kind)"),
-            ("apiVersion: x.io/__internal\nkind: K\n", "no kind \"K\" is registered for the internal version of group \"x.io\" in scheme \"k8s.io/kubernetes/pkg/credentialprovider/plugin/plugin.go:69\""),
+            (
+                "apiVersion: a/b/c\nkind: X\n",
+                "unexpected GroupVersion string: a/b/c",
+            ),
+            (
+                "apiVersion: v1\nkind: CredentialProviderConfig\n",
+                "no kind \"CredentialProviderConfig\" is registered for version \"v1\" in scheme \"k8s.io/kubernetes/pkg/credentialprovider/plugin/plugin.go:69\"",
+            ),
+            (
+                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n",
+                "failed to decode \"KubeletConfiguration\" (wrong Kind)",
+            ),
+            (
+                "apiVersion: x.io/__internal\nkind: K\n",
+                "no kind \"K\" is registered for the internal version of group \"x.io\" in scheme \"k8s.io/kubernetes/pkg/credentialprovider/plugin/plugin.go:69\"",
+            ),
         ] {
-            assert_eq!(decode_config(head.as_bytes()).unwrap_err(), message, "{head}");
+            assert_eq!(
+                decode_config(head.as_bytes()).unwrap_err(),
+                message,
+                "{head}"
+            );
         }
-        assert!(decode_config(b"providers: []\n").unwrap_err().starts_with("Object 'Kind' is missing in '"));
-        assert!(decode_config(b"kind: CredentialProviderConfig\napiVersion: kubelet.config.k8s.io/\n").unwrap_err().starts_with("Object 'apiVersion' is missing in '"));
+        assert!(
+            decode_config(b"providers: []\n")
+                .unwrap_err()
+                .starts_with("Object 'Kind' is missing in '")
+        );
+        assert!(
+            decode_config(b"kind: CredentialProviderConfig\napiVersion: kubelet.config.k8s.io/\n")
+                .unwrap_err()
+                .starts_with("Object 'apiVersion' is missing in '")
+        );
     }
 
     #[test]

@@ -162,20 +162,25 @@ impl Decoder {
         let Json::Object(members) = root else {
             return Ok(config);
         };
-        self.object(members, &["kind", "apiVersion", "providers"], |d, name, value| {
-            match name {
-                "providers" => {
-                    let go_type = format!("{}.CredentialProvider", d.package());
-                    config.providers = d.array(value, GoStruct::Config, &go_type, |d, item| {
-                        d.provider(item, &go_type)
-                    })?;
+        self.object(
+            members,
+            &["kind", "apiVersion", "providers"],
+            |d, name, value| {
+                match name {
+                    "providers" => {
+                        let go_type = format!("{}.CredentialProvider", d.package());
+                        config.providers =
+                            d.array(value, GoStruct::Config, &go_type, |d, item| {
+                                d.provider(item, &go_type)
+                            })?;
+                    }
+                    _ => {
+                        d.string(value, GoStruct::Config, "string");
+                    }
                 }
-                _ => {
-                    d.string(value, GoStruct::Config, "string");
-                }
-            }
-            Ok(())
-        })?;
+                Ok(())
+            },
+        )?;
         Ok(config)
     }
 
@@ -398,7 +403,9 @@ mod tests {
     #[test]
     fn unknown_and_duplicate_fields_in_document_order() {
         assert_eq!(
-            strict(r#"{"x":1,"providers":[{"name":"a","Name":"b","name":"c"},{"y":2}],"x":3,"providers":null}"#),
+            strict(
+                r#"{"x":1,"providers":[{"name":"a","Name":"b","name":"c"},{"y":2}],"x":3,"providers":null}"#
+            ),
             [
                 "unknown field \"x\"",
                 "unknown field \"providers[0].Name\"",
@@ -451,7 +458,9 @@ mod tests {
         let root = json::parse(br#"{"providers":[{"tokenAttributes":{}}]}"#).unwrap();
         assert_eq!(
             decode_strict(&root, ConfigVersion::V1Alpha1).unwrap_err(),
-            StrictDecodeError::Strict(vec!["unknown field \"providers[0].tokenAttributes\"".into()])
+            StrictDecodeError::Strict(vec![
+                "unknown field \"providers[0].tokenAttributes\"".into()
+            ])
         );
     }
 

@@ -20,7 +20,9 @@ const KNOWN_FIELDS: &[&str] = &["id", "file", "note", "text", "kubelet", "kubele
 pub(super) fn check(case: &Value) -> Result<(), String> {
     let object = case.as_object().ok_or("case is not an object")?;
     if let Some(unknown) = object.keys().find(|k| !KNOWN_FIELDS.contains(&k.as_str())) {
-        return Err(format!("unknown case field {unknown:?}: teach this test about it"));
+        return Err(format!(
+            "unknown case field {unknown:?}: teach this test about it"
+        ));
     }
     let file = case["file"].as_str().ok_or("no file")?;
     let text = case["text"].as_str().ok_or("no text")?;
@@ -32,15 +34,17 @@ pub(super) fn check(case: &Value) -> Result<(), String> {
     match case["kubelet"].as_str() {
         Some("accept") => match got {
             None if loaded.is_valid() => Ok(()),
-            None => Err(format!("accepted, but problems listed: {:?}", loaded.problems)),
+            None => Err(format!(
+                "accepted, but problems listed: {:?}",
+                loaded.problems
+            )),
             Some(error) => Err(format!("refused: {error}")),
         },
         Some("reject") => {
-            let expected = case["kubeletError"].as_str().ok_or("reject without kubeletError")?;
-            let expected = expected.replace(
-                &go_quote(file),
-                &go_quote(path.display().to_string()),
-            );
+            let expected = case["kubeletError"]
+                .as_str()
+                .ok_or("reject without kubeletError")?;
+            let expected = expected.replace(&go_quote(file), &go_quote(path.display().to_string()));
             if loaded.is_valid() {
                 return Err("accepted".into());
             }

@@ -463,9 +463,7 @@ pub fn check_valid(data: &[u8]) -> Result<(), String> {
     let mut scanner = Scanner::new();
     for &c in data {
         if !scanner.feed(c) {
-            return Err(scanner
-                .err
-                .unwrap_or_else(|| "invalid JSON".to_owned()));
+            return Err(scanner.err.unwrap_or_else(|| "invalid JSON".to_owned()));
         }
     }
     scanner.eof()
@@ -555,7 +553,10 @@ impl<'a> Builder<'a> {
             _ => {
                 let start = self.pos;
                 while self.pos < self.data.len()
-                    && matches!(self.data[self.pos], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                    && matches!(
+                        self.data[self.pos],
+                        b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'
+                    )
                 {
                     self.pos += 1;
                 }
@@ -737,27 +738,81 @@ mod tests {
     #[test]
     fn syntax_errors_read_like_go() {
         for (input, message) in [
-            (r#"{"a":[1,]}"#, "invalid character ']' looking for beginning of value"),
-            (r#"{"a":1} {"b":2}"#, "invalid character '{' after top-level value"),
-            ("{'a':1}", r"invalid character '\'' looking for beginning of object key string"),
-            (r#"{"a":1,}"#, "invalid character '}' looking for beginning of object key string"),
+            (
+                r#"{"a":[1,]}"#,
+                "invalid character ']' looking for beginning of value",
+            ),
+            (
+                r#"{"a":1} {"b":2}"#,
+                "invalid character '{' after top-level value",
+            ),
+            (
+                "{'a':1}",
+                r"invalid character '\'' looking for beginning of object key string",
+            ),
+            (
+                r#"{"a":1,}"#,
+                "invalid character '}' looking for beginning of object key string",
+            ),
             (r#"{"a" 1}"#, "invalid character '1' after object key"),
-            (r#"{"a":1 "b":2}"#, "invalid character '\"' after object key:value pair"),
-            (r#"{"a":[1 2]}"#, "invalid character '2' after array element"),
-            ("{\"a\":\"x\ty\"}", r"invalid character '\t' in string literal"),
-            (r#"{"a":"\x"}"#, "invalid character 'x' in string escape code"),
-            (r#"{"a":"\u12g4"}"#, r"invalid character 'g' in \u hexadecimal character escape"),
+            (
+                r#"{"a":1 "b":2}"#,
+                "invalid character '\"' after object key:value pair",
+            ),
+            (
+                r#"{"a":[1 2]}"#,
+                "invalid character '2' after array element",
+            ),
+            (
+                "{\"a\":\"x\ty\"}",
+                r"invalid character '\t' in string literal",
+            ),
+            (
+                r#"{"a":"\x"}"#,
+                "invalid character 'x' in string escape code",
+            ),
+            (
+                r#"{"a":"\u12g4"}"#,
+                r"invalid character 'g' in \u hexadecimal character escape",
+            ),
             (r#"{"a":-x}"#, "invalid character 'x' in numeric literal"),
-            (r#"{"a":1.x}"#, "invalid character 'x' after decimal point in numeric literal"),
-            (r#"{"a":1ex}"#, "invalid character 'x' in exponent of numeric literal"),
-            (r#"{"a":01}"#, "invalid character '1' after object key:value pair"),
-            (r#"{"a":tru}"#, "invalid character '}' in literal true (expecting 'e')"),
-            (r#"{"a":nul}"#, "invalid character '}' in literal null (expecting 'l')"),
-            (r#"{"a":fals}"#, "invalid character '}' in literal false (expecting 'e')"),
+            (
+                r#"{"a":1.x}"#,
+                "invalid character 'x' after decimal point in numeric literal",
+            ),
+            (
+                r#"{"a":1ex}"#,
+                "invalid character 'x' in exponent of numeric literal",
+            ),
+            (
+                r#"{"a":01}"#,
+                "invalid character '1' after object key:value pair",
+            ),
+            (
+                r#"{"a":tru}"#,
+                "invalid character '}' in literal true (expecting 'e')",
+            ),
+            (
+                r#"{"a":nul}"#,
+                "invalid character '}' in literal null (expecting 'l')",
+            ),
+            (
+                r#"{"a":fals}"#,
+                "invalid character '}' in literal false (expecting 'e')",
+            ),
             (r#"{"a":1"#, "unexpected end of JSON input"),
-            ("{\"a\":1}\u{c}", r"invalid character '\f' after top-level value"),
-            ("{\"a\":\u{e9}}", "invalid character 'Ã' looking for beginning of value"),
-            (r#"{"a":/*c*/1}"#, "invalid character '/' looking for beginning of value"),
+            (
+                "{\"a\":1}\u{c}",
+                r"invalid character '\f' after top-level value",
+            ),
+            (
+                "{\"a\":\u{e9}}",
+                "invalid character 'Ã' looking for beginning of value",
+            ),
+            (
+                r#"{"a":/*c*/1}"#,
+                "invalid character '/' looking for beginning of value",
+            ),
         ] {
             assert_eq!(err(input), message, "{input}");
         }
@@ -776,7 +831,8 @@ mod tests {
 
     #[test]
     fn keeps_duplicates_in_order_and_unescapes() {
-        let value = parse(br#" {"b":1,"a":"x\u00e9\ud83d\ude00\ud800y","b":[true,null]} "#).unwrap();
+        let value =
+            parse(br#" {"b":1,"a":"x\u00e9\ud83d\ude00\ud800y","b":[true,null]} "#).unwrap();
         assert_eq!(
             value,
             Json::Object(vec![
@@ -789,6 +845,9 @@ mod tests {
 
     #[test]
     fn marshals_strings_like_go() {
-        assert_eq!(go_marshal_string("a<b>&\"\u{1}"), r#""a\u003cb\u003e\u0026\"\u0001""#);
+        assert_eq!(
+            go_marshal_string("a<b>&\"\u{1}"),
+            r#""a\u003cb\u003e\u0026\"\u0001""#
+        );
     }
 }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::ConfigProblem;
-use crate::limits::MAX_CONFIG_FILE_BYTES;
 use crate::kubelet::field::go_quote;
+use crate::limits::MAX_CONFIG_FILE_BYTES;
 
 /// The files the kubelet reads for `path`: the path itself if it is not a directory; otherwise
 /// every entry directly inside it that is not a directory and whose name ends in `.json`,
@@ -62,7 +62,8 @@ pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigProblem> {
 /// image named by mistake into memory).
 pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
-    let open_error = |err: std::io::Error| format!("open {}: {}", path.display(), go_io_error(&err));
+    let open_error =
+        |err: std::io::Error| format!("open {}: {}", path.display(), go_io_error(&err));
     let file = std::fs::File::open(path).map_err(open_error)?;
     let mut data = Vec::new();
     file.take(MAX_CONFIG_FILE_BYTES + 1)

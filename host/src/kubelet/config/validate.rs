@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashSet};
 use credential_provider_protocol::ApiVersion;
 use credential_provider_protocol::matching::validate_match_image;
 
-use super::{ConfigProblem, CredentialProvider, CredentialProviderConfig, TokenAttributes};
 use super::json::go_marshal_string;
+use super::{ConfigProblem, CredentialProvider, CredentialProviderConfig, TokenAttributes};
 use crate::kubelet::field::FieldError;
 
 /// The kubelet feature gates that change validation.

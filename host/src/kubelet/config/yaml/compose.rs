@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use libyaml_safer::{ErrorKind, EventData, Parser};
+use libyaml_safer::{ErrorKind, EventData, Parser, ScalarStyle};
 
 use crate::limits::MAX_CONFIG_NESTING;
 
@@ -90,6 +90,48 @@ fn collection_node(kind: NodeKind, line: u64, tag: Option<String>) -> Node {
 
 /// Parses `text` up to the end of its first document. Errors are go-yaml's texts.
 pub fn first_document(text: &str) -> Result<Document, String> {
+    // libyaml-safer 0.3 panics on a block scalar (`|`, `>`) whose last line ends the input
+    // without a line break, where libyaml and go-yaml just end the scalar. Such input is read
+    // with a line break added, and the break that adds to the scalar taken off again (go-yaml
+    // keeps no final break it never read). Any other input is read as it is, so error marks
+    // at the end of the stream stay go-yaml's.
+    if !ends_with_break(text) {
+        let augmented = format!("{text}\n");
+        let chars = text.chars().count() as u64;
+        if block_scalar_reaches(&augmented, chars) {
+            return compose(&augmented, Some(chars));
+        }
+    }
+    compose(text, None)
+}
+
+fn ends_with_break(text: &str) -> bool {
+    text.ends_with(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}'])
+}
+
+/// Whether a block scalar of `text` runs to character `end` (or past it).
+fn block_scalar_reaches(text: &str, end: u64) -> bool {
+    let mut input = text.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
+    while let Ok(event) = parser.parse() {
+        match event.data {
+            EventData::StreamEnd => return false,
+            EventData::Scalar { style, .. }
+                if matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && event.end_mark.index >= end =>
+            {
+                return true;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// The node tree of `text`'s first document; with `added_break_at`, the block scalar running
+/// past that character loses the line break the added one gave it.
+fn compose(text: &str, added_break_at: Option<u64>) -> Result<Document, String> {
     let mut input = text.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
@@ -131,21 +173,30 @@ pub fn first_document(text: &str) -> Result<Document, String> {
             EventData::Scalar {
                 anchor,
                 tag,
-                value,
+                mut value,
                 plain_implicit,
+                style,
                 ..
-            } => (
-                Node {
-                    kind: NodeKind::Scalar,
-                    line,
-                    tag: tag.unwrap_or_default(),
-                    value,
-                    implicit: plain_implicit,
-                    children: Vec::new(),
-                    alias: None,
-                },
-                anchor,
-            ),
+            } => {
+                if added_break_at.is_some_and(|end| event.end_mark.index >= end)
+                    && matches!(style, ScalarStyle::Literal | ScalarStyle::Folded)
+                    && value.ends_with('\n')
+                {
+                    value.pop();
+                }
+                (
+                    Node {
+                        kind: NodeKind::Scalar,
+                        line,
+                        tag: tag.unwrap_or_default(),
+                        value,
+                        implicit: plain_implicit,
+                        children: Vec::new(),
+                        alias: None,
+                    },
+                    anchor,
+                )
+            }
             EventData::SequenceStart { anchor, tag, .. } => {
                 (collection_node(NodeKind::Sequence, line, tag), anchor)
             }
@@ -201,6 +252,20 @@ mod tests {
         let doc = first_document("a: 1\n---\nb: [\n").unwrap();
         assert_eq!(doc.nodes[doc.root.unwrap()].children.len(), 2);
         assert!(first_document("# only a comment\n").unwrap().root.is_none());
+    }
+
+    #[test]
+    fn a_block_scalar_may_end_the_input() {
+        for (text, value) in [
+            ("a: |\n  x", "x"),
+            ("a: |+\n  x", "x"),
+            ("a: |-\n  x", "x"),
+            ("a: >\n  x\n  y", "x y"),
+            ("a: |\n  x\n", "x\n"),
+        ] {
+            let doc = first_document(text).unwrap();
+            assert_eq!(doc.nodes[2].value, value, "{text:?}");
+        }
     }
 
     #[test]

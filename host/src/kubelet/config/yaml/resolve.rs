@@ -372,10 +372,14 @@ mod tests {
 
     #[test]
     fn yaml11_booleans() {
-        for s in ["y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"] {
+        for s in [
+            "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE",
+        ] {
             assert_eq!(plain(s).1, GoValue::Bool(true), "{s}");
         }
-        for s in ["n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE"] {
+        for s in [
+            "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE",
+        ] {
             assert_eq!(plain(s).1, GoValue::Bool(false), "{s}");
         }
         for s in ["yEs", "oN", "nO", "tRUE", "True ", "T", "F"] {
@@ -401,10 +405,7 @@ mod tests {
         ] {
             assert_eq!(plain(s).1, GoValue::Int(v), "{s}");
         }
-        assert_eq!(
-            plain("18446744073709551615").1,
-            GoValue::Uint(u64::MAX)
-        );
+        assert_eq!(plain("18446744073709551615").1, GoValue::Uint(u64::MAX));
         for (s, v) in [
             ("08", 8.0),
             ("09.5", 9.5),
@@ -422,8 +423,26 @@ mod tests {
             assert_eq!(plain(s).1, GoValue::Float(f64::INFINITY), "{s}");
         }
         assert!(matches!(plain(".NaN").1, GoValue::Float(f) if f.is_nan()));
-        for s in ["1:20", "1:30", "2001-12-14", "0x", "1e999", ".", "._5", "-", "1.2.3", "0b2", "_1", "1e", ".iNf"] {
-            assert_eq!(plain(s).0 == STR_TAG || plain(s).0 == TIMESTAMP_TAG, true, "{s}");
+        for s in [
+            "1:20",
+            "1:30",
+            "2001-12-14",
+            "0x",
+            "1e999",
+            ".",
+            "._5",
+            "-",
+            "1.2.3",
+            "0b2",
+            "_1",
+            "1e",
+            ".iNf",
+        ] {
+            assert_eq!(
+                plain(s).0 == STR_TAG || plain(s).0 == TIMESTAMP_TAG,
+                true,
+                "{s}"
+            );
             assert!(matches!(plain(s).1, GoValue::Str(_)), "{s}");
         }
     }
@@ -438,7 +457,10 @@ mod tests {
 
     #[test]
     fn tags_are_checked() {
-        assert_eq!(resolve(STR_TAG, "yes").unwrap().1, GoValue::Str("yes".into()));
+        assert_eq!(
+            resolve(STR_TAG, "yes").unwrap().1,
+            GoValue::Str("yes".into())
+        );
         assert_eq!(resolve(FLOAT_TAG, "1").unwrap().1, GoValue::Float(1.0));
         assert_eq!(
             resolve(INT_TAG, "abc").unwrap_err(),

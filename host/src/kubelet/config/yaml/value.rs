@@ -239,7 +239,11 @@ impl Decoder<'_> {
             resolve::resolve(&node.tag, &node.value).map_err(|m| format!("yaml: {m}"))?;
         if tag == BINARY_TAG {
             // Go's base64.StdEncoding.DecodeString skips line breaks.
-            let text: String = node.value.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+            let text: String = node
+                .value
+                .chars()
+                .filter(|c| !matches!(c, '\r' | '\n'))
+                .collect();
             let data = base64::engine::general_purpose::STANDARD
                 .decode(text)
                 .map_err(|_| "yaml: !!binary value contains invalid base64 data".to_owned())?;
@@ -405,7 +409,11 @@ fn float_text(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "+Inf".into() } else { "-Inf".into() }
+        if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        }
     } else {
         go_format_g(f, false)
     }
@@ -439,7 +447,11 @@ pub fn go_format_g(f: f64, as_f32: bool) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     // Rust's `{:e}` gives the shortest round-trip digits: `-1.5e-7`.
     let (mantissa, exp) = digits_exp.split_once('e').unwrap_or((&digits_exp, "0"));
@@ -574,7 +586,11 @@ mod tests {
         assert_eq!(go_sharp_v(&GoValue::Nil), "<nil>");
         assert_eq!(go_sharp_v(&GoValue::Uint(u64::MAX)), "0xffffffffffffffff");
         assert_eq!(
-            go_sharp_v(&GoValue::Seq(vec![GoValue::Str("a".into()), GoValue::Nil, GoValue::Int(1)])),
+            go_sharp_v(&GoValue::Seq(vec![
+                GoValue::Str("a".into()),
+                GoValue::Nil,
+                GoValue::Int(1)
+            ])),
             "[]interface {}{\"a\", interface {}(nil), 1}"
         );
     }
