@@ -280,3 +280,5 @@ fn aggregate<'a>(messages: impl Iterator<Item = &'a str>) -> String {
 mod conformance_tests;
 #[cfg(test)]
 mod decoding_vector_tests;
+#[cfg(test)]
+mod rule_tests;
