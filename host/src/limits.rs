@@ -63,3 +63,12 @@ pub const HTTP_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
 pub const DEFAULT_HTTP_MAX_REQUESTS: u32 = 16;
 /// Cap on the total size of the header fields a guest may build (wasi-http's field limit).
 pub const HTTP_MAX_FIELD_BYTES: usize = 64 * 1024;
+
+/// Deepest nesting of a credential-provider config's YAML the tools read. Real configs nest
+/// about six levels; the bound keeps a hostile file from exhausting the stack of `check-config`
+/// or `install` (go-yaml itself has none, so a file nested deeper is refused by us alone).
+pub const MAX_CONFIG_NESTING: usize = 512;
+
+/// Largest credential-provider config file the tools read. Real ones are a few KiB; the bound
+/// keeps a mistaken path (a log, a disk image) from being read into memory whole.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 16 * 1024 * 1024;

@@ -61,7 +61,8 @@ impl FieldError {
         )
     }
 
-    /// `field.Invalid` with a value already rendered by Go's rules (a Stringer or `%#v`).
+    /// `field.Invalid` with a value already rendered by apimachinery's rules (`json.Marshal`
+    /// for anything but a string or number).
     pub fn invalid_rendered(field: &str, rendered: String, detail: impl Into<String>) -> Self {
         Self::new(field, FieldErrorType::Invalid, Some(rendered), detail)
     }
@@ -124,12 +125,6 @@ impl fmt::Display for FieldError {
 
 pub use credential_provider_protocol::matching::go_quote;
 
-/// Go's `%#v` of a `[]string`: `[]string{"a", "b"}`.
-pub fn go_string_slice(values: &[String]) -> String {
-    let quoted: Vec<String> = values.iter().map(go_quote).collect();
-    format!("[]string{{{}}}", quoted.join(", "))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,9 +161,5 @@ mod tests {
     fn quotes_like_go() {
         assert_eq!(go_quote("a\"b\\c\n\u{1}"), r#""a\"b\\c\n\x01""#);
         assert_eq!(go_quote("é"), "\"é\"");
-        assert_eq!(
-            go_string_slice(&["a".into(), "b".into()]),
-            r#"[]string{"a", "b"}"#
-        );
     }
 }

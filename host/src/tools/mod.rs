@@ -43,7 +43,7 @@ pub(crate) fn usage_error(command: &str, message: &str, status: u8) -> ExitCode 
 /// The error the kubelet would refuse to start with, exactly as it writes it (possibly more
 /// than one line, as the kubelet's own message is); `None` if it would start.
 pub fn kubelet_error(loaded: &LoadedConfig) -> Option<String> {
-    loaded.kubelet_error()
+    loaded.kubelet_error().map(str::to_owned)
 }
 
 /// Prints on stderr that the kubelet refuses to start with the config at `path`, then its

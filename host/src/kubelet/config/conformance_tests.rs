@@ -196,13 +196,13 @@ fn extra_config_cases() {
             file("b.yaml", "{{ not yaml"),
         ])}),
         // Duplicate YAML keys.
-        json!({"id": "X005", "stage": "read", "expected": "invalid", "error": "duplicate entry with key \"name\"", "input": one(format!("{HEAD}providers:\n- name: a\n  name: b\n"))}),
+        json!({"id": "X005", "stage": "read", "expected": "invalid", "error": "line 5: key \"name\" already set in map", "input": one(format!("{HEAD}providers:\n- name: a\n  name: b\n"))}),
         // Empty providers.
         json!({"id": "X006", "stage": "read", "expected": "invalid", "error": "providers: Required value: at least 1 item in plugins is required", "input": one(format!("{HEAD}providers: []\n"))}),
         // Name with a space; negative duration; missing duration and apiVersion.
         json!({"id": "X007", "stage": "validate", "expected": "invalid", "error": "providers.name: Invalid value: \"a b\": provider name cannot contain spaces",
             "input": {"kind": "CredentialProviderConfig", "apiVersion": "kubelet.config.k8s.io/v1", "providers": [{"name": "a b", "matchImages": ["r.io"], "defaultCacheDuration": "1m", "apiVersion": "credentialprovider.kubelet.k8s.io/v1"}]}}),
-        json!({"id": "X008", "stage": "validate", "expected": "invalid", "error": "providers.defaultCacheDuration: Invalid value: -1m0s: must be greater than or equal to 0",
+        json!({"id": "X008", "stage": "validate", "expected": "invalid", "error": "providers.defaultCacheDuration: Invalid value: \"-1m0s\": must be greater than or equal to 0",
             "input": {"kind": "CredentialProviderConfig", "apiVersion": "kubelet.config.k8s.io/v1", "providers": [{"name": "a", "matchImages": ["r.io"], "defaultCacheDuration": "-1m", "apiVersion": "credentialprovider.kubelet.k8s.io/v1"}]}}),
         json!({"id": "X009", "stage": "validate", "expected": "invalid", "error": "providers.defaultCacheDuration: Required value",
             "input": {"kind": "CredentialProviderConfig", "apiVersion": "kubelet.config.k8s.io/v1", "providers": [{"name": "a", "matchImages": ["r.io"], "apiVersion": "credentialprovider.kubelet.k8s.io/v1"}]}}),
@@ -213,7 +213,7 @@ fn extra_config_cases() {
             "input": {"kind": "CredentialProviderConfig", "apiVersion": "kubelet.config.k8s.io/v1", "providers": [{"name": "a", "matchImages": ["r.io"], "defaultCacheDuration": "1m", "apiVersion": "credentialprovider.kubelet.k8s.io/v1", "tokenAttributes": {"cacheType": "Token", "requireServiceAccount": true}}]}}),
         json!({"id": "X012", "stage": "validate", "expected": "invalid", "error": "providers.tokenAttributes.cacheType: Unsupported value: \"Pod\": supported values: \"ServiceAccount\", \"Token\"",
             "input": {"kind": "CredentialProviderConfig", "apiVersion": "kubelet.config.k8s.io/v1", "providers": [{"name": "a", "matchImages": ["r.io"], "defaultCacheDuration": "1m", "apiVersion": "credentialprovider.kubelet.k8s.io/v1", "tokenAttributes": {"serviceAccountTokenAudience": "x", "cacheType": "Pod", "requireServiceAccount": true}}]}}),
-        json!({"id": "X013", "stage": "validate", "expected": "invalid", "error": "providers.tokenAttributes: Invalid value: []string{\"k.io/a\"}: annotation keys cannot be both required and optional",
+        json!({"id": "X013", "stage": "validate", "expected": "invalid", "error": "providers.tokenAttributes: Invalid value: [\"k.io/a\"]: annotation keys cannot be both required and optional",
             "input": {"kind": "CredentialProviderConfig", "apiVersion": "kubelet.config.k8s.io/v1", "providers": [{"name": "a", "matchImages": ["r.io"], "defaultCacheDuration": "1m", "apiVersion": "credentialprovider.kubelet.k8s.io/v1", "tokenAttributes": {"serviceAccountTokenAudience": "x", "cacheType": "Token", "requireServiceAccount": true, "requiredServiceAccountAnnotationKeys": ["k.io/a"], "optionalServiceAccountAnnotationKeys": ["k.io/a"]}}]}}),
         // A full v1 config with token attributes is valid (gate on by default).
         json!({"id": "X014", "stage": "validate", "expected": "valid",

@@ -2,20 +2,27 @@
 //! and validated with the kubelet's rules (`pkg/credentialprovider/plugin/config.go`).
 //!
 //! [`load`] mirrors `readCredentialProviderConfig` (a file, or a directory of `*.json`, `*.yaml`,
-//! `*.yml` files in lexicographic order, the config hash, duplicate provider names) and
-//! `validateCredentialProviderConfig`, but where the kubelet stops at the first problem it goes
-//! on and collects every one.
+//! `*.yml` files in lexicographic order, the config hash, duplicate provider names), the codec
+//! each file goes through ([`decode_config`]: JSON or YAML 1.1, strict, with the kubelet's
+//! error texts) and `validateCredentialProviderConfig`. Where the kubelet stops at the first
+//! problem it goes on and collects every one ([`LoadedConfig::problems`]), and it also keeps
+//! the one line the kubelet would stop with ([`LoadedConfig::kubelet_error`]).
 
+mod codec;
 mod decode;
+mod json;
 mod read;
 mod validate;
+mod yaml;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use credential_provider_protocol::{GoDuration, Secret};
 
-pub use decode::decode_config;
+use crate::kubelet::field::go_quote;
+
+pub use codec::decode_config;
 pub use read::{config_files, config_hash};
 pub use validate::{FeatureGates, is_qualified_name, validate};
 
@@ -142,8 +149,12 @@ pub struct LoadedConfig {
     pub hash: Option<String>,
     /// The merged config (providers of files that decoded, duplicates dropped).
     pub config: CredentialProviderConfig,
-    /// Every problem, in the order the kubelet would meet them.
+    /// Every problem, in the order the kubelet would meet them: each file that cannot be read
+    /// or decoded, duplicate provider names, then (only when every file decoded) each
+    /// validation problem.
     pub problems: Vec<ConfigProblem>,
+    /// The one error the kubelet itself would stop with, in its words.
+    kubelet_error: Option<String>,
 }
 
 impl LoadedConfig {
@@ -152,50 +163,51 @@ impl LoadedConfig {
         self.problems.is_empty()
     }
 
-    /// The error the kubelet would stop with (placeholder: the decode error, or the validation
-    /// errors aggregated as the kubelet writes them).
-    pub fn kubelet_error(&self) -> Option<String> {
-        let first = self.problems.first()?;
-        if first.field.is_none() {
-            return Some(first.message.clone());
-        }
-        let messages: Vec<&str> = self.problems.iter().map(|p| p.message.as_str()).collect();
-        Some(format!(
-            "failed to validate credential provider config: {}",
-            if messages.len() == 1 {
-                messages[0].to_owned()
-            } else {
-                format!("[{}]", messages.join(", "))
-            }
-        ))
+    /// The error the kubelet (v1.36) refuses this configuration with, exactly as it writes it:
+    /// the first file it cannot read or decode (`error decoding config "<path>": ...`, the
+    /// path as given), a provider name found twice (`duplicate provider name "x" found in
+    /// configuration file(s)`), or every validation problem in one line (`failed to validate
+    /// credential provider config: ...`, several as `[a, b]`). `None` when it would accept it.
+    pub fn kubelet_error(&self) -> Option<&str> {
+        self.kubelet_error.as_deref()
     }
 }
 
-/// Reads, decodes, merges and validates the config at `path` (a file or a directory), collecting
-/// every problem instead of stopping at the first.
+/// Reads, decodes, merges and validates the config at `path` (a file or a directory) as the
+/// kubelet's `readCredentialProviderConfig` and `validateCredentialProviderConfig` do,
+/// collecting every problem instead of stopping at the first (see [`LoadedConfig`]).
 pub fn load(path: &Path, gates: FeatureGates) -> LoadedConfig {
     let mut loaded = LoadedConfig::default();
     let files = match config_files(path) {
         Ok(files) => files,
         Err(problem) => {
+            loaded.kubelet_error = Some(problem.message.clone());
             loaded.problems.push(problem);
             return loaded;
         }
     };
     let mut contents = Vec::new();
     let mut all_read = true;
+    let mut all_decoded = true;
     let mut seen = std::collections::HashSet::new();
+    let mut first_error: Option<String> = None;
+    let mut note = |problem: ConfigProblem, problems: &mut Vec<ConfigProblem>| {
+        if first_error.is_none() {
+            first_error = Some(problem.message.clone());
+        }
+        problems.push(problem);
+    };
     for file in &files {
-        let data = match std::fs::read(file) {
+        let shown = go_quote(file.display().to_string());
+        let data = match read::read_file(file) {
             Ok(data) => data,
-            Err(err) => {
+            Err(reason) => {
                 all_read = false;
-                loaded.problems.push(ConfigProblem::general(format!(
-                    "unable to read file {}: open {}: {}",
-                    crate::kubelet::field::go_quote(file.display().to_string()),
-                    file.display(),
-                    read::go_io_error(&err)
-                )));
+                all_decoded = false;
+                note(
+                    ConfigProblem::general(format!("unable to read file {shown}: {reason}")),
+                    &mut loaded.problems,
+                );
                 continue;
             }
         };
@@ -203,23 +215,29 @@ pub fn load(path: &Path, gates: FeatureGates) -> LoadedConfig {
             Ok(config) => {
                 for provider in config.providers {
                     if !seen.insert(provider.name.clone()) {
-                        loaded.problems.push(ConfigProblem {
-                            provider: Some(provider.name.clone()),
-                            field: Some("providers.name".into()),
-                            message: format!(
-                                "duplicate provider name {} found in configuration file(s)",
-                                crate::kubelet::field::go_quote(&provider.name)
-                            ),
-                        });
+                        note(
+                            ConfigProblem {
+                                provider: Some(provider.name.clone()),
+                                field: Some("providers.name".into()),
+                                message: format!(
+                                    "duplicate provider name {} found in configuration file(s)",
+                                    go_quote(&provider.name)
+                                ),
+                            },
+                            &mut loaded.problems,
+                        );
                         continue;
                     }
                     loaded.config.providers.push(provider);
                 }
             }
-            Err(err) => loaded.problems.push(ConfigProblem::general(format!(
-                "error decoding config {}: {err}",
-                crate::kubelet::field::go_quote(file.display().to_string())
-            ))),
+            Err(err) => {
+                all_decoded = false;
+                note(
+                    ConfigProblem::general(format!("error decoding config {shown}: {err}")),
+                    &mut loaded.problems,
+                );
+            }
         }
         contents.push(data);
     }
@@ -227,9 +245,40 @@ pub fn load(path: &Path, gates: FeatureGates) -> LoadedConfig {
         loaded.hash = Some(config_hash(&contents));
     }
     loaded.files = files;
-    loaded.problems.extend(validate(&loaded.config, gates));
+    // Validating what is left after a file failed to decode would report problems of the
+    // wrong config (`at least 1 item in plugins is required` for a file that did not decode).
+    if all_decoded {
+        let validation = validate(&loaded.config, gates);
+        if first_error.is_none() && !validation.is_empty() {
+            first_error = Some(format!(
+                "failed to validate credential provider config: {}",
+                aggregate(validation.iter().map(|p| p.message.as_str()))
+            ));
+        }
+        loaded.problems.extend(validation);
+    }
+    loaded.kubelet_error = first_error;
     loaded
+}
+
+/// apimachinery's `ErrorList.ToAggregate().Error()`: identical messages once, a single one as
+/// it is, several as `[a, b]`.
+fn aggregate<'a>(messages: impl Iterator<Item = &'a str>) -> String {
+    let mut unique: Vec<&str> = Vec::new();
+    for message in messages {
+        if !unique.contains(&message) {
+            unique.push(message);
+        }
+    }
+    match unique.as_slice() {
+        [one] => (*one).to_owned(),
+        many => format!("[{}]", many.join(", ")),
+    }
 }
 
 #[cfg(test)]
 mod conformance_tests;
+#[cfg(test)]
+mod decoding_vector_tests;
+#[cfg(test)]
+mod rule_tests;

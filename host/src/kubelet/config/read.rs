@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::ConfigProblem;
 use crate::kubelet::field::go_quote;
+use crate::limits::MAX_CONFIG_FILE_BYTES;
 
 /// The files the kubelet reads for `path`: the path itself if it is not a directory; otherwise
 /// every entry directly inside it that is not a directory and whose name ends in `.json`,
@@ -53,6 +54,27 @@ pub fn config_files(path: &Path) -> Result<Vec<PathBuf>, ConfigProblem> {
         )));
     }
     Ok(files)
+}
+
+/// One config file's bytes, as `os.ReadFile` gives them to the kubelet, or the text after
+/// `unable to read file "<path>": ` (Go's `open <path>: <errno>`). Files above
+/// [`MAX_CONFIG_FILE_BYTES`] are refused (the kubelet has no bound; we will not read a disk
+/// image named by mistake into memory).
+pub fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let open_error =
+        |err: std::io::Error| format!("open {}: {}", path.display(), go_io_error(&err));
+    let file = std::fs::File::open(path).map_err(open_error)?;
+    let mut data = Vec::new();
+    file.take(MAX_CONFIG_FILE_BYTES + 1)
+        .read_to_end(&mut data)
+        .map_err(|err| format!("read {}: {}", path.display(), go_io_error(&err)))?;
+    if data.len() as u64 > MAX_CONFIG_FILE_BYTES {
+        return Err(format!(
+            "the file is larger than {MAX_CONFIG_FILE_BYTES} bytes, this tool's limit for a config"
+        ));
+    }
+    Ok(data)
 }
 
 /// The kubelet's `kubelet_credential_provider_config_info` hash: `sha256:` and the hex SHA-256

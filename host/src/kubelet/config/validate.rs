@@ -6,8 +6,9 @@ use std::collections::{BTreeSet, HashSet};
 use credential_provider_protocol::ApiVersion;
 use credential_provider_protocol::matching::validate_match_image;
 
+use super::json::go_marshal_string;
 use super::{ConfigProblem, CredentialProvider, CredentialProviderConfig, TokenAttributes};
-use crate::kubelet::field::{FieldError, go_string_slice};
+use crate::kubelet::field::FieldError;
 
 /// The kubelet feature gates that change validation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,9 +120,11 @@ fn validate_provider(
     }
     match provider.default_cache_duration {
         None => errors.push(FieldError::required("providers.defaultCacheDuration", "")),
+        // The bad value is the `*metav1.Duration`, which apimachinery renders through
+        // `json.Marshal`: `"-1m0s"`, quoted.
         Some(d) if d.is_negative() => errors.push(FieldError::invalid_rendered(
             "providers.defaultCacheDuration",
-            d.to_string(),
+            go_marshal_string(&d.to_string()),
             "must be greater than or equal to 0",
         )),
         Some(_) => {}
@@ -194,7 +197,14 @@ fn validate_token_attributes(
     if !both.is_empty() {
         errors.push(FieldError::invalid_rendered(
             path,
-            go_string_slice(&both),
+            // A `[]string` bad value is rendered through `json.Marshal`: `["a/b"]`.
+            format!(
+                "[{}]",
+                both.iter()
+                    .map(|k| go_marshal_string(k))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
             "annotation keys cannot be both required and optional",
         ));
     }
@@ -439,7 +449,7 @@ mod tests {
         assert_eq!(
             messages(vec![p]),
             [
-                "providers.defaultCacheDuration: Invalid value: -1m0s: must be greater than or equal to 0"
+                "providers.defaultCacheDuration: Invalid value: \"-1m0s\": must be greater than or equal to 0"
             ]
         );
     }
@@ -462,7 +472,7 @@ mod tests {
                 t.optional_service_account_annotation_keys = vec!["b.io/y".into(), "a.io/x".into()];
             }),
             [
-                "providers.tokenAttributes: Invalid value: []string{\"a.io/x\", \"b.io/y\"}: annotation keys cannot be both required and optional"
+                "providers.tokenAttributes: Invalid value: [\"a.io/x\",\"b.io/y\"]: annotation keys cannot be both required and optional"
             ]
         );
         assert_eq!(
