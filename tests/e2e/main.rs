@@ -3,6 +3,7 @@
 
 mod cache;
 mod cloud_servers;
+mod config_vectors;
 mod docker_helper;
 mod escapes;
 mod exec_path;

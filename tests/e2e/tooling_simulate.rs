@@ -692,13 +692,16 @@ fn two_spellings_of_one_key_are_marked_as_unordered() {
         b"",
     );
     assert!(
-        text.stdout
-            .contains("credentials, in the order the kubelet tries them, except within a marked group:"),
+        text.stdout.contains(
+            "credentials, in the order the kubelet tries them, except within a marked group:"
+        ),
         "{}",
         text.stdout
     );
     assert_eq!(
-        text.stdout.matches("[order unspecified within group 1").count(),
+        text.stdout
+            .matches("[order unspecified within group 1")
+            .count(),
         2,
         "{}",
         text.stdout
@@ -754,10 +757,16 @@ fn root_re_roots_node_paths_of_host_providers() {
     );
     assert_eq!(out.status.code(), Some(0), "{}{}", out.stdout, out.stderr);
     let result = json(&out);
-    assert_eq!(result["images"][0]["credentials"][0]["username"], "u", "{result}");
+    assert_eq!(
+        result["images"][0]["credentials"][0]["username"], "u",
+        "{result}"
+    );
     assert!(
         root.join(cache.trim_start_matches('/')).is_dir(),
         "the cache is created beneath the root"
     );
-    assert!(!Path::new(&cache).exists(), "{cache} was created on this machine");
+    assert!(
+        !Path::new(&cache).exists(),
+        "{cache} was created on this machine"
+    );
 }

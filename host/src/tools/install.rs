@@ -22,11 +22,11 @@ use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt, PermissionsExt};
 use clap::Args;
 
-use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, parse_feature_gates, usage_error};
+use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, config_refused, parse_feature_gates, usage_error};
 use crate::args::{ExecEnv, provider_run_config, rooted, strip_root};
 use crate::kubelet::config::{
-    CredentialProvider, CredentialProviderConfig, FeatureGates, config_files, decode_config,
-    validate,
+    ConfigSource, CredentialProvider, CredentialProviderConfig, FeatureGates, config_files,
+    decode_config, load_sources,
 };
 use crate::module::{ModuleBytes, ModuleError, ModuleFormat, Sha256Digest};
 use crate::names::{BINARY_NAME, Invocation};
@@ -112,6 +112,21 @@ pub enum InstallError {
     /// Nothing was written.
     #[error("{0}")]
     Refused(String),
+    /// The kubelet would refuse to start with the config directory after this install.
+    /// Nothing was written.
+    #[error(
+        "--config {} would make the kubelet refuse to start (with the other files of {}): {kubelet_error}",
+        config.display(),
+        config_dir.display()
+    )]
+    ConfigRefused {
+        /// `--config`.
+        config: PathBuf,
+        /// `--config-dir`, as the node sees it.
+        config_dir: PathBuf,
+        /// The kubelet's exact error.
+        kubelet_error: String,
+    },
     /// Writing the installation failed part-way (files already renamed into place stay).
     #[error("{0:#}")]
     Write(anyhow::Error),
@@ -121,7 +136,9 @@ impl InstallError {
     fn exit_status(&self) -> u8 {
         match self {
             InstallError::Usage(_) => EXIT_USAGE,
-            InstallError::Refused(_) | InstallError::Write(_) => EXIT_NO,
+            InstallError::Refused(_)
+            | InstallError::ConfigRefused { .. }
+            | InstallError::Write(_) => EXIT_NO,
         }
     }
 }
@@ -176,6 +193,11 @@ pub fn main(args: &InstallArgs) -> ExitCode {
             let _ = std::io::stdout().write_all(out.as_bytes());
             ExitCode::from(EXIT_YES)
         }
+        Err(InstallError::ConfigRefused {
+            config,
+            kubelet_error,
+            ..
+        }) => config_refused("install", &config, &kubelet_error, EXIT_NO),
         Err(err) => {
             let _ = std::io::stdout().write_all(out.as_bytes());
             usage_error("install", &err.to_string(), err.exit_status())
@@ -303,9 +325,7 @@ fn plan(args: &InstallArgs, gates: FeatureGates) -> Result<Plan, InstallError> {
     let config_bytes = read_limited(&args.config, MAX_CONFIG_BYTES)
         .with_context(|| format!("cannot read --config {}", args.config.display()))
         .map_err(|e| refused(format!("{e:#}")))?;
-    let config = decode_config(&config_bytes)
-        .map_err(|e| refused(format!("--config {}: {e}", args.config.display())))?;
-    check_merged_config(args, &config, gates)?;
+    let config = check_merged_config(args, &config_bytes, gates)?;
 
     let explicit = explicit_modules(&args.module, &config)?;
     let mut hosts = Vec::new();
@@ -402,15 +422,17 @@ fn plan(args: &InstallArgs, gates: FeatureGates) -> Result<Plan, InstallError> {
     })
 }
 
-/// The config as the kubelet will see it, together with the other files of the config
-/// directory, must pass the kubelet's validation.
+/// The config directory as the kubelet will read it after the install (the other files
+/// already there, and `--config` as `--config-name`), read with the kubelet's rules: anything
+/// the kubelet would refuse to start with is refused here, with its exact error. Returns the
+/// providers of `--config`.
 fn check_merged_config(
     args: &InstallArgs,
-    config: &CredentialProviderConfig,
+    config_bytes: &[u8],
     gates: FeatureGates,
-) -> Result<(), InstallError> {
+) -> Result<CredentialProviderConfig, InstallError> {
     let rooted_dir = rooted(&args.root, &args.config_dir);
-    let others: Vec<PathBuf> = if rooted_dir.is_dir() {
+    let mut sources: Vec<ConfigSource> = if rooted_dir.is_dir() {
         config_files(&rooted_dir)
             .unwrap_or_default()
             .into_iter()
@@ -418,58 +440,29 @@ fn check_merged_config(
                 f.file_name()
                     .is_some_and(|n| n != args.config_name.as_str())
             })
+            .map(|file| ConfigSource {
+                path: strip_root(&args.root, &file),
+                data: read_limited(&file, MAX_CONFIG_BYTES).map_err(|e| format!("{e:#}")),
+            })
             .collect()
     } else {
         Vec::new()
     };
-    let mine = rooted_dir.join(&args.config_name);
-    let mut files: Vec<(PathBuf, Option<CredentialProviderConfig>)> = others
-        .into_iter()
-        .map(|file| (file, None))
-        .chain(std::iter::once((mine.clone(), Some(config.clone()))))
-        .collect();
-    files.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut merged = CredentialProviderConfig::default();
-    for (file, decoded) in files {
-        let decoded = match decoded {
-            Some(decoded) => decoded,
-            None => {
-                let shown = strip_root(&args.root, &file);
-                let data = read_limited(&file, MAX_CONFIG_BYTES)
-                    .with_context(|| format!("cannot read {}", shown.display()))
-                    .map_err(|e| InstallError::Refused(format!("{e:#}")))?;
-                decode_config(&data).map_err(|e| {
-                    InstallError::Refused(format!(
-                        "the config directory already holds {}, which the kubelet cannot decode: {e}",
-                        shown.display()
-                    ))
-                })?
-            }
-        };
-        for provider in decoded.providers {
-            // As the kubelet's loader: a name already seen in an earlier file is an error.
-            if merged.providers.iter().any(|p| p.name == provider.name) {
-                return Err(InstallError::Refused(format!(
-                    "duplicate provider name {:?} found in configuration file(s) ({} and another file of {})",
-                    provider.name,
-                    strip_root(&args.root, &file).display(),
-                    args.config_dir.display()
-                )));
-            }
-            merged.providers.push(provider);
-        }
+    sources.push(ConfigSource {
+        path: args.config_dir.join(&args.config_name),
+        data: Ok(config_bytes.to_vec()),
+    });
+    sources.sort_by(|a, b| a.path.cmp(&b.path));
+    let loaded = load_sources(sources, gates);
+    if let Some(error) = loaded.kubelet_error() {
+        return Err(InstallError::ConfigRefused {
+            config: args.config.clone(),
+            config_dir: args.config_dir.clone(),
+            kubelet_error: error.to_owned(),
+        });
     }
-    let problems = validate(&merged, gates);
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let reasons: Vec<String> = problems.iter().map(ToString::to_string).collect();
-    Err(InstallError::Refused(format!(
-        "--config {} is not a config the kubelet would start with (merged with {}): {}",
-        args.config.display(),
-        args.config_dir.display(),
-        reasons.join("; ")
-    )))
+    // The kubelet accepted every file, this one included.
+    decode_config(config_bytes).map_err(|e| InstallError::Refused(format!("--config: {e}")))
 }
 
 /// `--module NAME=PATH` values, each naming a provider of the config.

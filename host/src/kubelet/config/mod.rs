@@ -177,15 +177,41 @@ impl LoadedConfig {
 /// kubelet's `readCredentialProviderConfig` and `validateCredentialProviderConfig` do,
 /// collecting every problem instead of stopping at the first (see [`LoadedConfig`]).
 pub fn load(path: &Path, gates: FeatureGates) -> LoadedConfig {
-    let mut loaded = LoadedConfig::default();
     let files = match config_files(path) {
         Ok(files) => files,
         Err(problem) => {
-            loaded.kubelet_error = Some(problem.message.clone());
-            loaded.problems.push(problem);
-            return loaded;
+            return LoadedConfig {
+                kubelet_error: Some(problem.message.clone()),
+                problems: vec![problem],
+                ..Default::default()
+            };
         }
     };
+    let sources = files
+        .into_iter()
+        .map(|file| {
+            let data = read::read_file(&file);
+            ConfigSource { path: file, data }
+        })
+        .collect();
+    load_sources(sources, gates)
+}
+
+/// One config file as the kubelet would read it: its path as the kubelet names it, and its
+/// bytes (or why they cannot be read, in Go's words).
+#[derive(Clone, Debug)]
+pub struct ConfigSource {
+    /// The path, as given to (or joined by) the kubelet.
+    pub path: PathBuf,
+    /// The file's bytes, or the read error.
+    pub data: Result<Vec<u8>, String>,
+}
+
+/// [`load`] over files already read, in the kubelet's order: for a config that is not on disk
+/// yet (`install` checks the config directory as it will be after writing).
+pub fn load_sources(sources: Vec<ConfigSource>, gates: FeatureGates) -> LoadedConfig {
+    let mut loaded = LoadedConfig::default();
+    let mut files = Vec::with_capacity(sources.len());
     let mut contents = Vec::new();
     let mut all_read = true;
     let mut all_decoded = true;
@@ -197,9 +223,11 @@ pub fn load(path: &Path, gates: FeatureGates) -> LoadedConfig {
         }
         problems.push(problem);
     };
-    for file in &files {
+    for source in sources {
+        let file = &source.path;
+        files.push(file.clone());
         let shown = go_quote(file.display().to_string());
-        let data = match read::read_file(file) {
+        let data = match source.data {
             Ok(data) => data,
             Err(reason) => {
                 all_read = false;
