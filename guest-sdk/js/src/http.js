@@ -63,20 +63,21 @@ export async function request(url, { method = 'GET', headers = {}, body } = {}) 
   if (body !== undefined && typeof body !== 'string' && !(body instanceof Uint8Array)) {
     throw new HttpError('the body must be a string or a Uint8Array (a stream would be sent chunked)');
   }
-  const where = withoutQuery(url);
   let reply;
   try {
     reply = await fetch(url, { method, headers, body, redirect: 'manual' });
   } catch (err) {
-    throw new HttpError(`request to ${where} failed: ${err instanceof Error ? err.message : String(err)}`);
+    // Says what failed, never where: the caller names the URL (see withoutQuery), as the Rust
+    // SDK's errors do.
+    throw new HttpError(err instanceof Error ? err.message : String(err));
   }
   let bytes;
   try {
     bytes = new Uint8Array(await reply.arrayBuffer());
   } catch (err) {
-    throw new HttpError(`reading the response from ${where} failed: ${err instanceof Error ? err.message : String(err)}`, reply.status);
+    throw new HttpError(`reading the response failed: ${err instanceof Error ? err.message : String(err)}`, reply.status);
   }
-  if (bytes.length > MAX_RESPONSE_BYTES) throw new HttpError(`the response from ${where} is larger than ${MAX_RESPONSE_BYTES} bytes`, reply.status);
+  if (bytes.length > MAX_RESPONSE_BYTES) throw new HttpError(`the response is larger than ${MAX_RESPONSE_BYTES} bytes`, reply.status);
   const fields = {};
   reply.headers.forEach((value, name) => {
     fields[name.toLowerCase()] = value;

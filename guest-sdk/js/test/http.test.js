@@ -66,7 +66,7 @@ test('bad URLs, stream bodies and unreachable servers fail with HttpError', asyn
   await new Promise((resolve) => closed.close(resolve));
   await assert.rejects(request(`http://127.0.0.1:${port}/t?secret=1`), (err) => {
     assert.ok(err instanceof HttpError);
-    assert.ok(err.message.startsWith(`request to http://127.0.0.1:${port}/t failed`), err.message);
+    assert.ok(!err.message.includes('secret'), err.message);
     return true;
   });
 });

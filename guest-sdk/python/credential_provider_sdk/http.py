@@ -106,10 +106,9 @@ def request(
     fields = [(n, v) for n, v in fields if n not in ("content-length", "transfer-encoding")]
     if body or method.upper() in ("POST", "PUT", "PATCH"):
         fields.append(("content-length", str(len(body))))
-    try:
-        return _transport().send(method.upper(), parsed, fields, bytes(body))
-    except HttpError as err:
-        raise HttpError(f"request to {without_query(url)} failed: {err}", err.status, err.denied) from None
+    # The transport's HttpError says what failed, never where: the caller names the URL
+    # (without its query, see without_query), as the Rust SDK's errors do.
+    return _transport().send(method.upper(), parsed, fields, bytes(body))
 
 
 def _transport():

@@ -77,8 +77,8 @@ def test_bad_urls_and_unreachable_servers_fail_with_http_error():
         port = s.getsockname()[1]
     with pytest.raises(HttpError) as caught:
         request("GET", f"http://127.0.0.1:{port}/t?secret=1")
-    assert str(caught.value).startswith(f"request to http://127.0.0.1:{port}/t failed"), caught.value
-    assert "secret" not in str(caught.value)
+    assert str(caught.value).startswith("ConnectionRefusedError"), caught.value
+    assert "secret" not in str(caught.value) and str(port) not in str(caught.value)
 
 
 def test_form_encoding_keeps_only_rfc3986_unreserved_characters():
