@@ -165,7 +165,7 @@ def languages_table(hosts, runs):
                        "try { console.log(await handle(new Uint8Array(Buffer.concat(chunks)), provide,"
                        " { args: process.argv.slice(1), env: process.env })); }"
                        "catch (e) { console.error(`error: ${e.message}`); process.exit(1); }",
-                       *guest_args],
+                       "--", *guest_args],
         "Python": [str(venv_python), "-c",
                    "import sys; sys.path[:0] = ['.', '../../guest-sdk/python'];"
                    "import credential_provider_sdk as s; from token_exchange import provide;"
