@@ -11,7 +11,12 @@ and p95 wall time over N execs, and peak RSS. Writes a Markdown table to docs/be
 With --dist it also builds the shipping binary (scripts/build-dist.sh: fat LTO, stripped, static
 musl when available) and measures it beside the release build.
 
-Usage: python3 benches/cold_start.py [--runs 50] [--no-build] [--dist]
+A second table (its own BEGIN/END markers) compares the token-exchange plugin in its three
+languages (Rust, JavaScript, Python; built by scripts/build-plugins.sh): module size, cold compile
+time and peak RSS, warm exec (cache) time and peak RSS, beside the same logic run natively (the
+Rust plugin's native build, Node.js, CPython). --only-languages measures just that table.
+
+Usage: python3 benches/cold_start.py [--runs 50] [--no-build] [--dist] [--only-languages]
 """
 
 import argparse
@@ -103,19 +108,150 @@ class Quiet(http.server.BaseHTTPRequestHandler):
         pass
 
 
+LANG_BEGIN = "<!-- BEGIN cold_start.py languages -->"
+LANG_END = "<!-- END cold_start.py languages -->"
+WASM_PLUGINS = TARGET / "wasm-plugins"
+# token-exchange in each language: (row name, module).
+LANG_PLUGINS = [("Rust", WASM_PLUGINS / "token-exchange.wasm"),
+                ("JavaScript", WASM_PLUGINS / "token-exchange-js.wasm"),
+                ("Python", WASM_PLUGINS / "token-exchange-py.wasm")]
+
+
+class TokenEndpoint(http.server.BaseHTTPRequestHandler):
+    """An RFC 8693 token endpoint on loopback: a Content-Length form in, a token out."""
+
+    def do_POST(self):
+        length = self.headers.get("Content-Length")
+        if length is None or self.headers.get("Transfer-Encoding"):
+            self.send_response(411)
+            self.end_headers()
+            return
+        self.rfile.read(int(length))
+        body = b'{"access_token":"bench-access","token_type":"Bearer","expires_in":3600}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def build_languages():
+    """scripts/build-plugins.sh (every plugin, JS and Python toolchains) and the native builds."""
+    subprocess.run(["bash", "scripts/build-plugins.sh"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "build", "--release", "-p", "wasm-credential-provider",
+                    "-p", "token-exchange"], cwd=ROOT, check=True)
+
+
+def languages_table(hosts, runs):
+    """The token-exchange rows: one table per host build, as Markdown lines."""
+    missing = [str(path) for _, path in LANG_PLUGINS if not path.exists()]
+    if missing:
+        sys.exit(f"missing {', '.join(missing)}: run scripts/build-plugins.sh")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenEndpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}/token"
+    guest_args = [f"--endpoint={endpoint}", "--registry=registry.example.com"]
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXCHANGE_TOKEN": "bench-subject"}
+    venv_python = TARGET / "py-venv" / "bin" / "python"
+    natives = {
+        "Rust": [str(TARGET / "release" / "token-exchange"), *guest_args],
+        "JavaScript": ["node", "--input-type=module", "-e",
+                       "import { handle } from 'credential-provider-sdk';"
+                       "import { provide } from './src/exchange.js';"
+                       "const chunks = []; for await (const c of process.stdin) chunks.push(c);"
+                       "try { console.log(await handle(new Uint8Array(Buffer.concat(chunks)), provide,"
+                       " { args: process.argv.slice(1), env: process.env })); }"
+                       "catch (e) { console.error(`error: ${e.message}`); process.exit(1); }",
+                       "--", *guest_args],
+        "Python": [str(venv_python), "-c",
+                   "import sys; sys.path[:0] = ['.', '../../guest-sdk/python'];"
+                   "import credential_provider_sdk as s; from token_exchange import provide;"
+                   "sys.exit(s.main(provide))", *guest_args],
+    }
+    native_cwd = {"Rust": ROOT, "JavaScript": ROOT / "example-plugins/token-exchange-js",
+                  "Python": ROOT / "example-plugins/token-exchange-py"}
+    compile_runs = max(3, runs // 10)
+    lines = []
+    work = Path(tempfile.mkdtemp(prefix="wcp-bench-lang-"))
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    try:
+        native_rows = {}
+        for name, argv in natives.items():
+            cwd = os.getcwd()
+            os.chdir(native_cwd[name])
+            try:
+                native_rows[name] = measure(argv, env, runs)
+            finally:
+                os.chdir(cwd)
+        for kind, binary in hosts:
+            lines += ["", f"token-exchange through the host ({kind}), {runs} warm execs and "
+                      f"{compile_runs} cold compiles per row:", "",
+                      "| language | module | cold compile (median) | compile peak RSS | warm exec "
+                      "(median / p95) | warm peak RSS | native (median / p95) | native peak RSS |",
+                      "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            for name, module in LANG_PLUGINS:
+                out = Path(tempfile.mkdtemp(prefix="wcp-bench-", dir=shm)) / "out.cwasm"
+                compile_median, _, compile_rss = measure(
+                    [str(binary), "compile", str(module), "-o", str(out)], env, compile_runs,
+                    expect_json=False)
+                shutil.rmtree(out.parent, ignore_errors=True)
+                cache = work / f"cache-{module.stem}-{binary.parent.name}"
+                warm = [str(binary), "--module", str(module), "--env", "EXCHANGE_TOKEN",
+                        *[f"--arg={a}" for a in guest_args], f"--allow-http={endpoint}",
+                        "--memory=32Mi", "--timeout=10s", "--cache-dir", str(cache)]
+                exec_once(warm, env)  # fill the cache
+                median, p95, rss = measure(warm, env, runs)
+                n_median, n_p95, n_rss = native_rows[name]
+                lines.append(
+                    f"| {name} | {module.stat().st_size / 1024 / 1024:.1f} MiB | "
+                    f"{compile_median:.2f} s | {compile_rss / 1024:.0f} MiB | "
+                    f"{median * 1000:.1f} / {p95 * 1000:.1f} ms | {rss / 1024:.1f} MiB | "
+                    f"{n_median * 1000:.1f} / {n_p95 * 1000:.1f} ms | {n_rss / 1024:.1f} MiB |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        server.shutdown()
+    return [LANG_BEGIN,
+            f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores "
+            "(`python3 benches/cold_start.py`). Native: the Rust plugin built for the host, the JS "
+            "plugin under Node.js, the Python plugin under CPython, same logic and endpoint.",
+            *lines, LANG_END]
+
+
+def write_section(begin, end, table):
+    """Replaces the text between `begin` and `end` in docs/benchmarks.md (appends if absent)."""
+    DOC.parent.mkdir(exist_ok=True)
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        text = head + table + tail
+    else:
+        text += "\n" + table + "\n"
+    DOC.write_text(text)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--dist", action="store_true",
                         help="also build and measure the dist binary (scripts/build-dist.sh)")
+    parser.add_argument("--only-languages", action="store_true",
+                        help="measure only the token-exchange table (Rust, JavaScript, Python)")
     args = parser.parse_args()
     if not os.access(GNU_TIME, os.X_OK):
         sys.exit("this benchmark needs GNU time (Debian package `time`) for peak RSS")
     if args.runs < 50:
         print("note: fewer than 50 runs; p95 is rough", file=sys.stderr)
     if not args.no_build:
-        build()
+        if args.only_languages:
+            build_languages()
+        else:
+            build()
+            build_languages()
         if args.dist:
             subprocess.run(["bash", "scripts/build-dist.sh"], cwd=ROOT, check=True)
     hosts = [("release", HOST)]
@@ -123,6 +259,11 @@ def main():
     if args.dist and dist:
         kind = "dist, static musl" if "musl" in str(dist) else "dist"
         hosts.append((kind, dist))
+    if args.only_languages:
+        table = "\n".join(languages_table(hosts, args.runs))
+        print(table)
+        write_section(LANG_BEGIN, LANG_END, table)
+        return
 
     base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "REGISTRY_USERNAME": "robot", "REGISTRY_PASSWORD": "bench-password"}
@@ -225,6 +366,10 @@ def main():
     else:
         text += "\n" + table + "\n"
     DOC.write_text(text)
+
+    table = "\n".join(languages_table(hosts, args.runs))
+    print(table)
+    write_section(LANG_BEGIN, LANG_END, table)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ const PACKAGES: &[&str] = &[
     "ecr-credential-provider",
     "auth-provider-gcp",
     "acr-credential-provider",
+    "token-exchange",
 ];
 
 /// Source directory of the guests; every `src/bin/<name>.rs` is a guest.
@@ -29,6 +30,7 @@ const PLUGINS: &[(&str, &str)] = &[
     ("ecr-credential-provider", "example-plugins/ecr"),
     ("auth-provider-gcp", "example-plugins/gcp"),
     ("acr-credential-provider", "example-plugins/acr"),
+    ("token-exchange", "example-plugins/token-exchange"),
 ];
 
 /// Other sources the wasm builds depend on (the SDK the plugins use, and its protocol).

@@ -19,6 +19,7 @@ mod registry;
 mod responses;
 mod secrets;
 mod support;
+mod token_exchange;
 mod tooling_commands;
 mod tooling_simulate;
 
