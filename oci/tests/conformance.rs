@@ -20,15 +20,21 @@ const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 fn verify_case(dir: &Path, by_digest: bool) -> Result<String, String> {
     let read = |name: &str| std::fs::read(dir.join(name)).ok();
     let text = |name: &str| read(name).map(|b| String::from_utf8_lossy(&b).trim().to_owned());
-    let bundle = Bundle::from_json(&read("bundle.sigstore.json").unwrap()).map_err(|e| e.to_string())?;
-    let artifact = read("artifact").unwrap_or_else(|| std::fs::read(Path::new(CASES).join("a.txt")).unwrap());
+    let bundle =
+        Bundle::from_json(&read("bundle.sigstore.json").unwrap()).map_err(|e| e.to_string())?;
+    let artifact =
+        read("artifact").unwrap_or_else(|| std::fs::read(Path::new(CASES).join("a.txt")).unwrap());
     let root = match read("trusted_root.json") {
         Some(json) => TrustedRoot::from_json(&json),
         None => TrustedRoot::public_good(),
     }
     .map_err(|e| e.to_string())?;
     let digest: [u8; 32] = sha2::Sha256::digest(&artifact).into();
-    let input = if by_digest { Artifact::Sha256(digest) } else { Artifact::Bytes(&artifact) };
+    let input = if by_digest {
+        Artifact::Sha256(digest)
+    } else {
+        Artifact::Bytes(&artifact)
+    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -44,7 +50,10 @@ fn verify_case(dir: &Path, by_digest: bool) -> Result<String, String> {
             verify_bundle(
                 &bundle,
                 input,
-                BundlePolicy::Identity { identity: &identity, issuer: &issuer },
+                BundlePolicy::Identity {
+                    identity: &identity,
+                    issuer: &issuer,
+                },
                 &root,
                 now,
             )
@@ -74,5 +83,10 @@ fn every_conformance_case_gives_its_expected_result() {
             }
         }
     }
-    assert!(wrong.is_empty(), "{} wrong:\n{}", wrong.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} wrong:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
 }

@@ -246,7 +246,10 @@ pub fn redirect_target(
 /// `OPTIONS` (RFC 9110, 8.6).
 #[cfg_attr(
     not(all(target_os = "wasi", target_env = "p2")),
-    allow(dead_code, reason = "only the wasi:http transport frames bodies itself")
+    allow(
+        dead_code,
+        reason = "only the wasi:http transport frames bodies itself"
+    )
 )]
 fn content_length(request: &Request) -> Option<usize> {
     let has_body_semantics = matches!(

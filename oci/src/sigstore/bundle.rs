@@ -332,7 +332,10 @@ impl Bundle {
                 // The first certificate is the signing certificate; the rest of a "chain" is
                 // never trusted (the trusted root supplies the CA certificates).
                 let leaf = chain.certificates.first().ok_or_else(|| {
-                    field("verificationMaterial.x509CertificateChain", "no certificates")
+                    field(
+                        "verificationMaterial.x509CertificateChain",
+                        "no certificates",
+                    )
                 })?;
                 Material::Certificate(bytes(
                     &leaf.raw_bytes,
@@ -357,7 +360,9 @@ impl Bundle {
             .tlog_entries
             .iter()
             .enumerate()
-            .map(|(i, entry)| decode_entry(entry, &format!("verificationMaterial.tlogEntries[{i}]")))
+            .map(|(i, entry)| {
+                decode_entry(entry, &format!("verificationMaterial.tlogEntries[{i}]"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let timestamps = vm
             .timestamp_verification_data
@@ -375,7 +380,9 @@ impl Bundle {
             .map(|(i, ts)| {
                 bytes(
                     &ts.signed_timestamp,
-                    &format!("verificationMaterial.timestampVerificationData.rfc3161Timestamps[{i}]"),
+                    &format!(
+                        "verificationMaterial.timestampVerificationData.rfc3161Timestamps[{i}]"
+                    ),
                 )
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -402,7 +409,10 @@ impl Bundle {
                 let [signature] = envelope.signatures.as_slice() else {
                     return Err(field(
                         "dsseEnvelope.signatures",
-                        format!("exactly one signature is required, found {}", envelope.signatures.len()),
+                        format!(
+                            "exactly one signature is required, found {}",
+                            envelope.signatures.len()
+                        ),
                     ));
                 };
                 Content::Dsse(Envelope {
@@ -474,9 +484,17 @@ fn decode_entry(entry: &WireEntry, name: &str) -> Result<TlogEntry, BundleError>
         inclusion_promise: entry
             .inclusion_promise
             .as_ref()
-            .map(|p| bytes(&p.signed_entry_timestamp, &format!("{name}.inclusionPromise")))
+            .map(|p| {
+                bytes(
+                    &p.signed_entry_timestamp,
+                    &format!("{name}.inclusionPromise"),
+                )
+            })
             .transpose()?,
         inclusion_proof,
-        body: bytes(&entry.canonicalized_body, &format!("{name}.canonicalizedBody"))?,
+        body: bytes(
+            &entry.canonicalized_body,
+            &format!("{name}.canonicalizedBody"),
+        )?,
     })
 }

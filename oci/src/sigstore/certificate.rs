@@ -67,8 +67,8 @@ pub struct SigningCertificate {
 impl SigningCertificate {
     /// Parses a DER certificate.
     pub fn from_der(der_bytes: &[u8]) -> Result<SigningCertificate, CertificateError> {
-        let cert =
-            Certificate::from_der(der_bytes).map_err(|e| CertificateError::Malformed(e.to_string()))?;
+        let cert = Certificate::from_der(der_bytes)
+            .map_err(|e| CertificateError::Malformed(e.to_string()))?;
         let spki = cert
             .tbs_certificate
             .subject_public_key_info

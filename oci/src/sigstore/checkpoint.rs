@@ -47,7 +47,9 @@ pub fn verify_checkpoint(
         return Err(CheckpointError::Malformed("too long"));
     }
     let Some((body, signatures)) = note.split_once("\n\n") else {
-        return Err(CheckpointError::Malformed("no blank line before the signatures"));
+        return Err(CheckpointError::Malformed(
+            "no blank line before the signatures",
+        ));
     };
     if signatures.contains("\n\n") {
         return Err(CheckpointError::Malformed("more than one blank line"));
@@ -77,12 +79,17 @@ pub fn verify_checkpoint(
     let mut found_hint = false;
     for line in signatures.lines() {
         let Some(rest) = line.strip_prefix("\u{2014} ") else {
-            return Err(CheckpointError::Malformed("a signature line does not start with an em dash"));
+            return Err(CheckpointError::Malformed(
+                "a signature line does not start with an em dash",
+            ));
         };
         let Some((_name, encoded)) = rest.split_once(' ') else {
-            return Err(CheckpointError::Malformed("a signature line has no signature"));
+            return Err(CheckpointError::Malformed(
+                "a signature line has no signature",
+            ));
         };
-        let raw = decode_base64(encoded).ok_or(CheckpointError::Malformed("a signature is not base64"))?;
+        let raw = decode_base64(encoded)
+            .ok_or(CheckpointError::Malformed("a signature is not base64"))?;
         if raw.len() < 5 {
             return Err(CheckpointError::Malformed("a signature is too short"));
         }

@@ -94,8 +94,10 @@ const OID_EC_PUBLIC_KEY: const_oid::ObjectIdentifier =
     const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_P256: const_oid::ObjectIdentifier =
     const_oid::ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const OID_P384: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("1.3.132.0.34");
-const OID_ED25519: const_oid::ObjectIdentifier = const_oid::ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_P384: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_ED25519: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_RSA: const_oid::ObjectIdentifier =
     const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
@@ -121,7 +123,9 @@ impl PublicKey {
                     other => {
                         return Err(KeyError::Unsupported(format!(
                             "EC curve {}",
-                            other.map(|o| o.to_string()).unwrap_or_else(|| "missing".into())
+                            other
+                                .map(|o| o.to_string())
+                                .unwrap_or_else(|| "missing".into())
                         )));
                     }
                 }
@@ -269,7 +273,8 @@ mod tests {
         )
         .unwrap();
         let signature = signer.sign(&rng, b"payload").unwrap();
-        key.verify(HashAlg::Sha256, b"payload", signature.as_ref()).unwrap();
+        key.verify(HashAlg::Sha256, b"payload", signature.as_ref())
+            .unwrap();
         key.verify_digest(&Sha256::digest(b"payload"), signature.as_ref())
             .unwrap();
         assert_eq!(

@@ -133,7 +133,9 @@ pub enum VerifyError {
     #[error("timestamp: {0}")]
     Timestamp(#[from] timestamp::TimestampError),
     /// Neither a signed log time nor a timestamp vouches for when it was signed.
-    #[error("no verified time of signing (neither a signed log entry time nor a trusted timestamp)")]
+    #[error(
+        "no verified time of signing (neither a signed log entry time nor a trusted timestamp)"
+    )]
     NoVerifiedTime,
     /// A vouched-for time is outside the certificate's validity or its CA's trust window.
     #[error("the signing certificate was not valid at the verified time of signing {0}")]
@@ -163,9 +165,7 @@ pub fn verify_bundle(
             let key = keys
                 .iter()
                 .find(|key| check_signature(&bundle.content, artifact, key).is_ok())
-                .ok_or_else(|| {
-                    VerifyError::Signature(" with any of the given keys".into())
-                })?;
+                .ok_or_else(|| VerifyError::Signature(" with any of the given keys".into()))?;
             (None, key.clone())
         }
         (Material::PublicKey { .. }, BundlePolicy::Identity { .. }) => {
@@ -222,9 +222,9 @@ pub fn verify_bundle(
     // Timestamps from trusted authorities: every one must verify.
     for (i, response) in bundle.timestamps.iter().enumerate() {
         if bundle.timestamps[..i].contains(response) {
-            return Err(VerifyError::Timestamp(timestamp::TimestampError::Malformed(
-                "the same timestamp twice".into(),
-            )));
+            return Err(VerifyError::Timestamp(
+                timestamp::TimestampError::Malformed("the same timestamp twice".into()),
+            ));
         }
         times.push(timestamp::verify_timestamp(response, signature, root)?);
     }
@@ -238,7 +238,9 @@ pub fn verify_bundle(
         });
     };
     let BundlePolicy::Identity { identity, issuer } = policy else {
-        return Err(VerifyError::Material("no identity policy for a certificate"));
+        return Err(VerifyError::Material(
+            "no identity policy for a certificate",
+        ));
     };
 
     // The certificate: a path to a Fulcio CA at every verified time, its SCT, its profile.
@@ -253,7 +255,13 @@ pub fn verify_bundle(
             .filter(|ca| ca.valid.contains(time))
             .map(|ca| ca.chain.as_slice())
             .collect();
-        issuer_der = Some(verify_path(&cert.der, &chains, time, EKU_CODE_SIGNING, "Fulcio CA")?);
+        issuer_der = Some(verify_path(
+            &cert.der,
+            &chains,
+            time,
+            EKU_CODE_SIGNING,
+            "Fulcio CA",
+        )?);
     }
     let issuer_der = issuer_der.ok_or(VerifyError::NoVerifiedTime)?;
     sct::verify_embedded_scts(&cert, &certificate::spki_of(&issuer_der)?, root)?;
@@ -282,7 +290,11 @@ pub fn verify_bundle(
 
 /// Checks the content's signature with `key`: a message signature over the artifact (or its
 /// digest), or a DSSE signature over the envelope whose in-toto statement names the artifact.
-fn check_signature(content: &Content, artifact: Artifact<'_>, key: &PublicKey) -> Result<(), VerifyError> {
+fn check_signature(
+    content: &Content,
+    artifact: Artifact<'_>,
+    key: &PublicKey,
+) -> Result<(), VerifyError> {
     let digest = artifact.sha256();
     match content {
         Content::MessageSignature {
@@ -293,7 +305,9 @@ fn check_signature(content: &Content, artifact: Artifact<'_>, key: &PublicKey) -
                 return Err(VerifyError::ArtifactMismatch("message digest"));
             }
             let result = match (key.kind(), artifact) {
-                (KeyKind::EcdsaP256 | KeyKind::EcdsaP384, _) => key.verify_digest(&digest, signature),
+                (KeyKind::EcdsaP256 | KeyKind::EcdsaP384, _) => {
+                    key.verify_digest(&digest, signature)
+                }
                 (_, Artifact::Bytes(bytes)) => key.verify(keys::HashAlg::Sha256, bytes, signature),
                 (_, Artifact::Sha256(_)) => key.verify_digest(&digest, signature),
             };
@@ -307,12 +321,18 @@ fn check_signature(content: &Content, artifact: Artifact<'_>, key: &PublicKey) -
             key.verify(key.default_hash(), &pae, &envelope.signature)
                 .map_err(|_| VerifyError::Signature(" (DSSE envelope)".into()))?;
             if envelope.payload_type != dsse::IN_TOTO_PAYLOAD_TYPE {
-                return Err(VerifyError::ArtifactMismatch("the envelope holds no in-toto statement"));
+                return Err(VerifyError::ArtifactMismatch(
+                    "the envelope holds no in-toto statement",
+                ));
             }
             match dsse::statement_names(&envelope.payload, &digest) {
                 Ok(true) => Ok(()),
-                Ok(false) => Err(VerifyError::ArtifactMismatch("no in-toto subject has its digest")),
-                Err(_) => Err(VerifyError::ArtifactMismatch("the payload is not an in-toto statement")),
+                Ok(false) => Err(VerifyError::ArtifactMismatch(
+                    "no in-toto subject has its digest",
+                )),
+                Err(_) => Err(VerifyError::ArtifactMismatch(
+                    "the payload is not an in-toto statement",
+                )),
             }
         }
     }

@@ -150,7 +150,14 @@ pub fn check_body(
             }
             check_pem_signer(&b64(&recorded["verifier"], "verifier")?, signer)
         }
-        ("intoto", "0.0.2", Signed::Envelope { payload, payload_type }) => {
+        (
+            "intoto",
+            "0.0.2",
+            Signed::Envelope {
+                payload,
+                payload_type,
+            },
+        ) => {
             let content = &spec["content"];
             check_payload_hash(&content["payloadHash"], payload, &label)?;
             let envelope = &content["envelope"];

@@ -108,7 +108,11 @@ pub fn verify_timestamp(
         }
         // The signer is the authority's own leaf, or a certificate embedded in the token that
         // the authority's chain vouches for; either way its path is checked at the stamped time.
-        let (leaf, rest) = authority.chain.split_first().map(|(l, r)| (l.clone(), r)).unwrap_or_default();
+        let (leaf, rest) = authority
+            .chain
+            .split_first()
+            .map(|(l, r)| (l.clone(), r))
+            .unwrap_or_default();
         let mut candidates: Vec<(Vec<u8>, Vec<Vec<u8>>)> = vec![(leaf.clone(), rest.to_vec())];
         for cert in &embedded {
             if *cert != leaf {
@@ -122,7 +126,15 @@ pub fn verify_timestamp(
             if !signer.valid_at(gen_time) {
                 continue;
             }
-            if verify_path(&signer_der, &[&chain], gen_time, EKU_TIME_STAMPING, "timestamp authority").is_err() {
+            if verify_path(
+                &signer_der,
+                &[&chain],
+                gen_time,
+                EKU_TIME_STAMPING,
+                "timestamp authority",
+            )
+            .is_err()
+            {
                 continue;
             }
             if verify_signer(&signer.key, sig_hash, &signed_message, signer_info).is_ok() {
@@ -160,21 +172,30 @@ fn signed_attributes(
     let digest = single(OID_MESSAGE_DIGEST)?;
     let digest = der::asn1::OctetStringRef::try_from(&digest).map_err(malformed)?;
     if digest.as_bytes() != digest_hash.digest(tst_der) {
-        return Err(malformed("the message-digest attribute is not the TSTInfo's digest"));
+        return Err(malformed(
+            "the message-digest attribute is not the TSTInfo's digest",
+        ));
     }
     Ok((attributes.to_der().map_err(malformed)?, digest_hash))
 }
 
 /// The hash of the signer's signature, from its signature algorithm (or its digest algorithm
 /// when the signature algorithm names only the key type).
-fn signature_hash(signer_info: &SignerInfo, digest_hash: HashAlg) -> Result<HashAlg, TimestampError> {
+fn signature_hash(
+    signer_info: &SignerInfo,
+    digest_hash: HashAlg,
+) -> Result<HashAlg, TimestampError> {
     use const_oid::db::rfc5912::*;
     Ok(match signer_info.signature_algorithm.oid {
         ECDSA_WITH_SHA_256 | SHA_256_WITH_RSA_ENCRYPTION => HashAlg::Sha256,
         ECDSA_WITH_SHA_384 | SHA_384_WITH_RSA_ENCRYPTION => HashAlg::Sha384,
         ECDSA_WITH_SHA_512 | SHA_512_WITH_RSA_ENCRYPTION => HashAlg::Sha512,
         ID_EC_PUBLIC_KEY | RSA_ENCRYPTION => digest_hash,
-        other => return Err(malformed(format!("unsupported signature algorithm {other}"))),
+        other => {
+            return Err(malformed(format!(
+                "unsupported signature algorithm {other}"
+            )));
+        }
     })
 }
 

@@ -168,13 +168,16 @@ impl TrustedRoot {
                 reason: format!("{:?} is not a trusted root media type", wire.media_type),
             });
         }
-        let logs = |list: Vec<WireLog>, name: &str| -> Result<Vec<TransparencyLog>, TrustedRootError> {
-            list.into_iter()
-                .enumerate()
-                .map(|(i, log)| parse_log(log, &format!("{name}[{i}]")))
-                .collect()
-        };
-        let cas = |list: Vec<WireCa>, name: &str| -> Result<Vec<CertificateAuthority>, TrustedRootError> {
+        let logs =
+            |list: Vec<WireLog>, name: &str| -> Result<Vec<TransparencyLog>, TrustedRootError> {
+                list.into_iter()
+                    .enumerate()
+                    .map(|(i, log)| parse_log(log, &format!("{name}[{i}]")))
+                    .collect()
+            };
+        let cas = |list: Vec<WireCa>,
+                   name: &str|
+         -> Result<Vec<CertificateAuthority>, TrustedRootError> {
             list.into_iter()
                 .enumerate()
                 .map(|(i, ca)| parse_ca(ca, &format!("{name}[{i}]")))
@@ -240,12 +243,18 @@ fn parse_ca(ca: WireCa, field: &str) -> Result<CertificateAuthority, TrustedRoot
         .enumerate()
         .map(|(i, cert)| {
             decode_base64(&cert.raw_bytes).ok_or_else(|| {
-                field_error(&format!("{field}.certChain.certificates[{i}]"), "not base64")
+                field_error(
+                    &format!("{field}.certChain.certificates[{i}]"),
+                    "not base64",
+                )
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
     if chain.is_empty() {
-        return Err(field_error(&format!("{field}.certChain"), "no certificates"));
+        return Err(field_error(
+            &format!("{field}.certChain"),
+            "no certificates",
+        ));
     }
     let valid = parse_validity(ca.valid_for.as_ref(), &format!("{field}.validFor"), false)?;
     Ok(CertificateAuthority { chain, valid })
