@@ -73,6 +73,17 @@ pub enum Command {
     /// a CredentialProviderConfig on a node.
     #[command(long_about = crate::tools::install::LONG_ABOUT)]
     Install(crate::tools::install::InstallArgs),
+    /// Publish a module to an OCI registry as a Wasm artifact; prints the manifest digest.
+    #[command(long_about = crate::tools::push::LONG_ABOUT)]
+    Push(crate::tools::push::PushArgs),
+    /// Pull a module from an OCI registry, verify its signature, and write it; prints its
+    /// sha256 for --sha256.
+    #[command(long_about = crate::tools::pull::LONG_ABOUT)]
+    Pull(crate::tools::pull::PullArgs),
+    /// Verify a Sigstore bundle over a file or digest, offline (the Sigstore conformance
+    /// suite's CLI protocol).
+    #[command(long_about = crate::tools::verify_bundle::LONG_ABOUT)]
+    VerifyBundle(crate::tools::verify_bundle::VerifyBundleArgs),
 }
 
 /// Arguments of the run mode, as written in a provider's `args`.
@@ -184,6 +195,9 @@ const MODE_NAMES: &[&str] = &[
     "simulate",
     "inspect",
     "install",
+    "push",
+    "pull",
+    "verify-bundle",
     "help",
 ];
 
@@ -265,6 +279,9 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Command::Simulate(args) => crate::tools::simulate::main(&args),
         Command::Inspect(args) => crate::tools::inspect::main(&args),
         Command::Install(args) => crate::tools::install::main(&args),
+        Command::Push(args) => crate::tools::push::main(&args),
+        Command::Pull(args) => crate::tools::pull::main(&args),
+        Command::VerifyBundle(args) => crate::tools::verify_bundle::main(&args),
         Command::Compile(args) => {
             let provider = args
                 .module

@@ -11,6 +11,7 @@ mod http_servers;
 mod install;
 mod limits;
 mod modules;
+mod oci_conformance;
 mod plugin_acr;
 mod plugin_ecr;
 mod plugin_gcp;

@@ -10,8 +10,11 @@ pub mod check_config;
 pub mod inspect;
 pub mod install;
 pub mod match_image;
+pub mod pull;
+pub mod push;
 pub mod simulate;
 pub mod validate_response;
+pub mod verify_bundle;
 
 use std::io::Write;
 use std::process::ExitCode;
