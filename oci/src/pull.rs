@@ -184,6 +184,9 @@ async fn verify_signatures(
 
     // Sigstore bundles attached as referrers (the API, or the referrers tag).
     let now = now_unix();
+    // Entries without an artifact type are looked at too: some tools that write the referrers
+    // tag by hand (skopeo 1.9 among them) drop it; such an entry counts only if its manifest
+    // holds a bundle layer.
     let referrers: Vec<Descriptor> = registry
         .referrers(pinned)
         .await?
@@ -191,34 +194,43 @@ async fn verify_signatures(
         .filter(|d| {
             d.artifact_type
                 .as_deref()
-                .is_some_and(|t| t.starts_with(BUNDLE_MEDIA_TYPE_PREFIX))
+                .is_none_or(|t| t.starts_with(BUNDLE_MEDIA_TYPE_PREFIX))
         })
         .collect();
     for referrer in referrers {
-        candidates += 1;
-        if candidates > limits::MAX_SIGNATURE_CANDIDATES {
+        if candidates >= limits::MAX_SIGNATURE_CANDIDATES {
             reasons.push(format!(
                 "more than {} signatures; the rest were not examined",
                 limits::MAX_SIGNATURE_CANDIDATES
             ));
             break;
         }
+        let typed = referrer.artifact_type.is_some();
         let Some((bytes, _)) = registry
             .manifest(&pinned.with_digest(&referrer.digest))
             .await?
         else {
-            reasons.push(format!("bundle {}: listed but not found", referrer.digest));
+            if typed {
+                candidates += 1;
+                reasons.push(format!("bundle {}: listed but not found", referrer.digest));
+            }
             continue;
         };
-        let bundle_manifest = Manifest::from_json(&bytes)?;
+        let Ok(bundle_manifest) = Manifest::from_json(&bytes) else {
+            continue;
+        };
         let Some(layer) = bundle_manifest
             .layers
             .iter()
             .find(|l| l.media_type.starts_with(BUNDLE_MEDIA_TYPE_PREFIX))
         else {
-            reasons.push(format!("bundle {}: no bundle layer", referrer.digest));
+            if typed {
+                candidates += 1;
+                reasons.push(format!("bundle {}: no bundle layer", referrer.digest));
+            }
             continue;
         };
+        candidates += 1;
         let json = registry
             .blob(pinned, layer, limits::MAX_METADATA_BYTES)
             .await?;

@@ -12,6 +12,8 @@ mod install;
 mod limits;
 mod modules;
 mod oci_conformance;
+mod oci_registry;
+mod oci_sigstore;
 mod plugin_acr;
 mod plugin_ecr;
 mod plugin_gcp;

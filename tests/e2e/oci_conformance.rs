@@ -89,11 +89,20 @@ fn oci_conformance_every_case_through_the_cli() {
             if ok {
                 passed += 1;
             } else {
-                wrong.push(format!("{name} (digest: {by_digest}): {:?} {}", out.status, out.stderr));
+                wrong.push(format!(
+                    "{name} (digest: {by_digest}): {:?} {}",
+                    out.status, out.stderr
+                ));
             }
         }
     }
-    assert!(wrong.is_empty(), "{} of {} wrong:\n{}", wrong.len(), cases.len() * 2, wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {} wrong:\n{}",
+        wrong.len(),
+        cases.len() * 2,
+        wrong.join("\n")
+    );
     assert_eq!(passed, cases.len() * 2);
 }
 
@@ -104,7 +113,9 @@ fn oci_conformance_a_digest_that_is_a_file_is_read_as_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let wrong_bytes = dir.path().join(format!(
         "sha256:{}",
-        hex::encode(Sha256::digest(std::fs::read(Path::new(CASES).join("a.txt")).unwrap()))
+        hex::encode(Sha256::digest(
+            std::fs::read(Path::new(CASES).join("a.txt")).unwrap()
+        ))
     ));
     std::fs::write(&wrong_bytes, b"not a.txt").unwrap();
     let bundle = case.join("bundle.sigstore.json");

@@ -525,3 +525,117 @@ fn registry_refuses_a_wrong_password_from_the_plugin() {
         "refused for authentication: {stderr}"
     );
 }
+
+impl Registry {
+    /// `USER:PASSWORD`.
+    pub fn creds(&self) -> String {
+        format!("{USER}:{PASSWORD}")
+    }
+
+    /// The test CA's PEM file (for `--ca-file`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.cert_dir().join("ca.crt")
+    }
+
+    /// Writes an auth file (`auths` with a base64 `auth`) for this registry with `password`, in
+    /// `dir/name`, and returns its path.
+    pub fn write_authfile(&self, dir: &Path, name: &str, password: &str) -> PathBuf {
+        use base64::Engine as _;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{password}"));
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            json!({"auths": {self.host(): {"auth": auth}}}).to_string(),
+        )
+        .expect("write auth file");
+        path
+    }
+
+    /// Copies `tag` of the OCI layout at `layout` to `repo_tag` in this registry with skopeo
+    /// (`--all` for an index), as another tool publishing there would.
+    pub fn skopeo_push_layout(&self, layout: &Path, tag: &str, repo_tag: &str, all: bool) {
+        let creds = self.creds();
+        let cert_dir = self.cert_dir();
+        let source = format!("oci:{}:{tag}", layout.display());
+        let destination = format!("docker://{}/{repo_tag}", self.host());
+        let mut args = vec!["copy", "--dest-creds", &creds];
+        args.extend(["--dest-cert-dir", cert_dir.to_str().unwrap()]);
+        if all {
+            // skopeo 1.9 rewrites an index it copies (so its own digest may change; the
+            // manifests it lists keep theirs).
+            args.push("--all");
+        } else {
+            args.push("--preserve-digests");
+        }
+        args.extend([source.as_str(), destination.as_str()]);
+        let out = skopeo(self, &args, &[]);
+        assert!(
+            out.status.success(),
+            "skopeo copy {source} {destination}: {}\nregistry log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+
+    /// The file the registry serves blob `digest` from (to tamper with its storage).
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = &digest["sha256:".len()..];
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+/// An OCI image layout being written: blobs named by digest, and tagged manifests or indexes
+/// in `index.json`.
+pub struct OciLayout {
+    dir: PathBuf,
+    tags: Vec<Value>,
+}
+
+impl OciLayout {
+    /// Starts a layout at `dir`.
+    pub fn new(dir: &Path) -> OciLayout {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).expect("blobs dir");
+        OciLayout {
+            dir: dir.to_owned(),
+            tags: Vec::new(),
+        }
+    }
+
+    /// Adds a blob; returns its descriptor with `media_type`.
+    pub fn blob(&self, media_type: &str, bytes: &[u8]) -> Value {
+        let digest = digest(bytes);
+        std::fs::write(
+            self.dir
+                .join("blobs/sha256")
+                .join(&digest["sha256:".len()..]),
+            bytes,
+        )
+        .expect("write blob");
+        json!({"mediaType": media_type, "digest": digest, "size": bytes.len()})
+    }
+
+    /// Adds a manifest (or index) blob tagged `tag`; returns its digest.
+    pub fn tag(&mut self, tag: &str, media_type: &str, manifest: &[u8]) -> String {
+        let mut descriptor = self.blob(media_type, manifest);
+        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        self.tags.push(descriptor);
+        digest(manifest)
+    }
+
+    /// Writes `index.json` and `oci-layout`; returns the layout's directory.
+    pub fn finish(self) -> PathBuf {
+        let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": self.tags});
+        std::fs::write(self.dir.join("index.json"), index.to_string()).expect("index.json");
+        std::fs::write(
+            self.dir.join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .expect("oci-layout");
+        self.dir
+    }
+}

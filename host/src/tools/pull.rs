@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::Args;
 use credential_provider_oci::sigstore::keys::PublicKey;
 use credential_provider_oci::sigstore::trusted_root::TrustedRoot;
-use credential_provider_oci::{OciError, Reference, RegistryOptions, TrustPolicy, auth::AuthSources};
+use credential_provider_oci::{
+    OciError, Reference, RegistryOptions, TrustPolicy, auth::AuthSources,
+};
 
 use super::{EXIT_NO, EXIT_USAGE, usage_error};
 use crate::cli::BINARY_NAME;
@@ -79,8 +81,11 @@ pub struct TrustArgs {
 impl TrustArgs {
     /// The checked trust policy, or a usage error naming the conflict.
     pub fn policy(&self) -> Result<TrustPolicy, String> {
-        let identity = self.certificate_identity.is_some() || self.certificate_oidc_issuer.is_some();
-        let choices = usize::from(!self.keys.is_empty()) + usize::from(identity) + usize::from(self.allow_unsigned);
+        let identity =
+            self.certificate_identity.is_some() || self.certificate_oidc_issuer.is_some();
+        let choices = usize::from(!self.keys.is_empty())
+            + usize::from(identity)
+            + usize::from(self.allow_unsigned);
         if choices != 1 {
             return Err(
                 "choose exactly one trust: --key PEM, --certificate-identity ID with --certificate-oidc-issuer URL, or --allow-unsigned"
@@ -110,7 +115,10 @@ impl TrustArgs {
                     trusted_root,
                 })
             }
-            _ => Err("--certificate-identity and --certificate-oidc-issuer go together, both non-empty".into()),
+            _ => Err(
+                "--certificate-identity and --certificate-oidc-issuer go together, both non-empty"
+                    .into(),
+            ),
         }
     }
 }
@@ -126,8 +134,10 @@ pub fn load_trusted_root(path: Option<&Path>) -> Result<TrustedRoot, String> {
     match path {
         None => TrustedRoot::public_good().map_err(|e| format!("the built-in trusted root: {e}")),
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| format!("--trusted-root {}: {e}", path.display()))?;
-            TrustedRoot::from_json(&bytes).map_err(|e| format!("--trusted-root {}: {e}", path.display()))
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("--trusted-root {}: {e}", path.display()))?;
+            TrustedRoot::from_json(&bytes)
+                .map_err(|e| format!("--trusted-root {}: {e}", path.display()))
         }
     }
 }
@@ -170,21 +180,32 @@ pub fn main(args: &PullArgs) -> ExitCode {
     if args.output.is_dir() {
         return usage_error(
             "pull",
-            &format!("-o {}: is a directory; name the module file", args.output.display()),
+            &format!(
+                "-o {}: is a directory; name the module file",
+                args.output.display()
+            ),
             EXIT_USAGE,
         );
     }
-    let verified = match credential_provider_oci::pull_verified(&reference, &policy, &args.registry.options()) {
-        Ok(verified) => verified,
-        Err(e) => return usage_error("pull", &e.to_string(), exit_status(&e)),
-    };
+    let verified =
+        match credential_provider_oci::pull_verified(&reference, &policy, &args.registry.options())
+        {
+            Ok(verified) => verified,
+            Err(e) => return usage_error("pull", &e.to_string(), exit_status(&e)),
+        };
     if let Err(e) = write_atomically(&args.output, &verified.module) {
-        return usage_error("pull", &format!("writing {}: {e}", args.output.display()), EXIT_NO);
+        return usage_error(
+            "pull",
+            &format!("writing {}: {e}", args.output.display()),
+            EXIT_NO,
+        );
     }
     let _ = writeln!(
         std::io::stderr(),
         "{BINARY_NAME}: pull: {} verified: {} (credentials: {})",
-        verified.reference, verified.signer, verified.credential_source
+        verified.reference,
+        verified.signer,
+        verified.credential_source
     );
     let _ = writeln!(std::io::stdout(), "{}", verified.module_digest);
     ExitCode::SUCCESS

@@ -52,19 +52,33 @@ pub fn main(args: &PushArgs) -> ExitCode {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "module.wasm".into());
-    match credential_provider_oci::push_module(&module, &title, &reference, &args.registry.options()) {
+    match credential_provider_oci::push_module(
+        &module,
+        &title,
+        &reference,
+        &args.registry.options(),
+    ) {
         Ok(pushed) => {
             let _ = writeln!(
                 std::io::stderr(),
                 "{BINARY_NAME}: push: {} (module {})",
-                pushed.reference, pushed.module_digest
+                pushed.reference,
+                pushed.module_digest
             );
             let _ = writeln!(std::io::stdout(), "{}", pushed.manifest_digest);
             ExitCode::SUCCESS
         }
         Err(e) => {
             let status = exit_status(&e);
-            usage_error("push", &e.to_string(), if status == EXIT_USAGE { EXIT_USAGE } else { EXIT_NO })
+            usage_error(
+                "push",
+                &e.to_string(),
+                if status == EXIT_USAGE {
+                    EXIT_USAGE
+                } else {
+                    EXIT_NO
+                },
+            )
         }
     }
 }
@@ -77,10 +91,17 @@ fn read_module(path: &std::path::Path) -> Result<Vec<u8>, String> {
         .read_to_end(&mut bytes)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     if bytes.len() as u64 > limits::MAX_MODULE_BYTES {
-        return Err(format!("{}: larger than {} bytes", path.display(), limits::MAX_MODULE_BYTES));
+        return Err(format!(
+            "{}: larger than {} bytes",
+            path.display(),
+            limits::MAX_MODULE_BYTES
+        ));
     }
     if !bytes.starts_with(b"\0asm") {
-        return Err(format!("{}: not a WebAssembly module or component", path.display()));
+        return Err(format!(
+            "{}: not a WebAssembly module or component",
+            path.display()
+        ));
     }
     Ok(bytes)
 }

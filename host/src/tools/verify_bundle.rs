@@ -33,13 +33,26 @@ pub struct VerifyBundleArgs {
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
     /// The certificate identity (SAN) required.
-    #[arg(long = "certificate-identity", value_name = "IDENTITY", requires = "certificate_oidc_issuer", conflicts_with = "key")]
+    #[arg(
+        long = "certificate-identity",
+        value_name = "IDENTITY",
+        requires = "certificate_oidc_issuer",
+        conflicts_with = "key"
+    )]
     pub certificate_identity: Option<String>,
     /// The OIDC issuer required.
-    #[arg(long = "certificate-oidc-issuer", value_name = "URL", requires = "certificate_identity")]
+    #[arg(
+        long = "certificate-oidc-issuer",
+        value_name = "URL",
+        requires = "certificate_identity"
+    )]
     pub certificate_oidc_issuer: Option<String>,
     /// Verify with this public key (PEM) instead of a certificate identity.
-    #[arg(long, value_name = "PEM", required_unless_present = "certificate_identity")]
+    #[arg(
+        long,
+        value_name = "PEM",
+        required_unless_present = "certificate_identity"
+    )]
     pub key: Option<PathBuf>,
     /// The trusted root (trusted_root.json).
     #[arg(long = "trusted-root", value_name = "FILE")]
@@ -53,7 +66,10 @@ pub struct VerifyBundleArgs {
 pub fn main(args: &VerifyBundleArgs) -> ExitCode {
     match verify(args) {
         Ok(signer) => {
-            let _ = writeln!(std::io::stderr(), "{BINARY_NAME}: verify-bundle: OK: {signer}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "{BINARY_NAME}: verify-bundle: OK: {signer}"
+            );
             ExitCode::SUCCESS
         }
         Err((status, message)) => usage_error("verify-bundle", &message, status),
@@ -72,7 +88,9 @@ fn as_digest(text: &str) -> Option<[u8; 32]> {
 fn verify(args: &VerifyBundleArgs) -> Result<String, (u8, String)> {
     let usage = |m: String| (EXIT_USAGE, m);
     if args.staging && args.trusted_root.is_none() {
-        return Err(usage("--staging needs --trusted-root (no staging root is built in)".into()));
+        return Err(usage(
+            "--staging needs --trusted-root (no staging root is built in)".into(),
+        ));
     }
     let root = load_trusted_root(args.trusted_root.as_deref()).map_err(usage)?;
     let bundle_bytes = std::fs::read(&args.bundle)
@@ -87,7 +105,11 @@ fn verify(args: &VerifyBundleArgs) -> Result<String, (u8, String)> {
         }
     };
     let keys;
-    let policy = match (&args.key, &args.certificate_identity, &args.certificate_oidc_issuer) {
+    let policy = match (
+        &args.key,
+        &args.certificate_identity,
+        &args.certificate_oidc_issuer,
+    ) {
         (Some(path), None, None) => {
             keys = [load_key(path).map_err(usage)?];
             BundlePolicy::Keys(&keys)
