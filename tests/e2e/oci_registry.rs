@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::docker_helper::{GRANT, HelperDir, NAME as HELPER_NAME, path_with};
 use crate::oci_sigstore::*;
-use crate::registry::{OciLayout, PASSWORD, Registry, USER, digest, skopeo};
+use crate::registry::{OciLayout, PASSWORD, Registry, TokenServer, USER, digest, skopeo};
 use crate::support::*;
 
 /// One run of the host with a controlled environment: no auth-file variables or HOME from
@@ -668,4 +668,63 @@ fn oci_a_module_laid_out_by_another_tool_pulls() {
         &["--key", key_file.to_str().unwrap()],
     );
     assert_pulled(&out, &out_file, &module, "cosign signature");
+}
+
+#[test]
+fn oci_the_registrys_bearer_token_challenge_is_followed() {
+    let token = TokenServer::start();
+    let Some(registry) = Registry::start_with(
+        "oci_the_registrys_bearer_token_challenge_is_followed",
+        Some(&token),
+    ) else {
+        return;
+    };
+    let node = Node::new(&registry);
+    // --ca-file holds both CAs: the registry's and the token service's.
+    let cas = node.write(
+        "cas.pem",
+        format!(
+            "{}{}",
+            std::fs::read_to_string(registry.ca_file()).unwrap(),
+            std::fs::read_to_string(&token.ca_file).unwrap()
+        )
+        .as_bytes(),
+    );
+    let node = Node {
+        ca: cas.display().to_string(),
+        ..node
+    };
+    let module = module_bytes();
+    let reference = format!("{}/plugins/bearer:v1", registry.host());
+    node.push(&node.write("b.wasm", &module), &reference);
+    let out_file = node.path("pulled.wasm");
+    assert_pulled(
+        &node.pull(&reference, &out_file, &["--allow-unsigned"]),
+        &out_file,
+        &module,
+        "UNVERIFIED",
+    );
+    let seen = token.requests.lock().unwrap().clone();
+    assert!(
+        seen.iter()
+            .any(|r| r.contains("repository%3Aplugins%2Fbearer%3Apull")
+                || r.contains("repository:plugins/bearer:pull"))
+            && seen.iter().all(|r| r.ends_with("authorized=true")),
+        "token requests: {seen:?}"
+    );
+    // Without credentials the token service refuses, and so the pull.
+    std::fs::remove_file(&out_file).unwrap();
+    let out = run(
+        &[
+            "pull",
+            &reference,
+            "-o",
+            out_file.to_str().unwrap(),
+            "--allow-unsigned",
+            "--ca-file",
+            &node.ca,
+        ],
+        &[],
+    );
+    assert_refused(&out, &out_file, "");
 }

@@ -81,6 +81,12 @@ impl Registry {
     /// Starts a registry with [`USER`]/[`PASSWORD`] and pushes [`REPO_TAG`] to it, or returns
     /// `None` when the tools are absent (see [`tools`]).
     pub fn start(test: &str) -> Option<Registry> {
+        Registry::start_with(test, None)
+    }
+
+    /// Like [`Registry::start`], with the registry's token authentication (the bearer
+    /// challenge) delegated to `token` instead of htpasswd.
+    pub fn start_with(test: &str, token: Option<&TokenServer>) -> Option<Registry> {
         let (registry_bin, skopeo) = tools(test)?;
         let dir = tempfile::tempdir().expect("tempdir");
         write_tls_files(dir.path());
@@ -95,7 +101,18 @@ impl Registry {
         for _ in 0..5 {
             let port = free_port();
             let config = dir.path().join("config.yml");
-            std::fs::write(&config, registry_config(dir.path(), port)).expect("write config");
+            let mut text = registry_config(dir.path(), port);
+            if let Some(token) = token {
+                let htpasswd_auth = text.find("auth:\n").expect("auth section");
+                text.truncate(htpasswd_auth);
+                text.push_str(&token.registry_auth_config());
+                std::fs::copy(
+                    &token.ca_file,
+                    dir.path().join("certs").join("token-ca.crt"),
+                )
+                .expect("token CA");
+            }
+            std::fs::write(&config, text).expect("write config");
             let log_path = dir.path().join("registry.log");
             let log = std::fs::File::create(&log_path).expect("log file");
             let mut child = Command::new(&registry_bin)
@@ -638,4 +655,156 @@ impl OciLayout {
         .expect("oci-layout");
         self.dir
     }
+}
+
+/// The token service of a registry using bearer-token auth (distribution's `auth: token`):
+/// HTTPS on 127.0.0.1 (its own test CA), checks Basic credentials for [`USER`]/[`PASSWORD`] and
+/// answers a JWT (ES256, `x5c` naming its self-signed certificate, the registry's
+/// `rootcertbundle`) granting what the request's `scope` asks. Records each request's target.
+pub struct TokenServer {
+    /// Its port.
+    pub port: u16,
+    /// The CA of its TLS certificate (PEM).
+    pub ca_file: PathBuf,
+    /// The certificate that signs tokens (PEM), for the registry.
+    pub signer_file: PathBuf,
+    /// Request targets seen, with whether credentials were right.
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl TokenServer {
+    /// Starts the service.
+    pub fn start() -> TokenServer {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tls = crate::http_servers::TestCa::with_names(&["127.0.0.1"]);
+        let ca_file = dir.path().join("token-tls-ca.pem");
+        std::fs::copy(&tls.ca_file, &ca_file).expect("copy CA");
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "token signer");
+        let cert = params.self_signed(&key).expect("token signer cert");
+        let signer_file = dir.path().join("token-signer.pem");
+        std::fs::write(&signer_file, cert.pem()).expect("write signer");
+        let x5c = cert.der().to_vec();
+        let signer = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key.serialize_der(),
+            &ring::rand::SystemRandom::new(),
+        )
+        .expect("ring key");
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let config = tls.server_config();
+        let signer = std::sync::Arc::new(signer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let config = config.clone();
+                let seen = seen.clone();
+                let signer = signer.clone();
+                let x5c = x5c.clone();
+                std::thread::spawn(move || {
+                    let Ok(connection) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    let mut tls = rustls::StreamOwned::new(connection, stream);
+                    answer_token_request(&mut tls, &seen, &signer, &x5c);
+                });
+            }
+        });
+        let _ = tls;
+        TokenServer {
+            port,
+            ca_file,
+            signer_file,
+            requests,
+            _dir: dir,
+        }
+    }
+
+    fn registry_auth_config(&self) -> String {
+        format!(
+            "auth:\n  token:\n    realm: https://127.0.0.1:{}/token\n    service: test-registry\n    issuer: test-token-issuer\n    rootcertbundle: {}\n",
+            self.port,
+            self.signer_file.display()
+        )
+    }
+}
+
+fn answer_token_request(
+    stream: &mut (impl std::io::Read + std::io::Write),
+    seen: &std::sync::Mutex<Vec<String>>,
+    signer: &ring::signature::EcdsaKeyPair,
+    x5c: &[u8],
+) {
+    use base64::Engine as _;
+    let Some(head) = crate::http_servers::read_head(stream) else {
+        return;
+    };
+    let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+    let expected = format!(
+        "basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
+    );
+    let authorized = head.lines().any(|line| {
+        line.to_ascii_lowercase().starts_with("authorization:")
+            && line[14..].trim().eq_ignore_ascii_case(&expected)
+    });
+    seen.lock()
+        .unwrap()
+        .push(format!("{target} authorized={authorized}"));
+    if !authorized {
+        let _ = stream.write_all(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        return;
+    }
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let scope = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("scope="))
+        .map(|s| {
+            s.replace("%3A", ":")
+                .replace("%2F", "/")
+                .replace("%2C", ",")
+        })
+        .unwrap_or_default();
+    let mut parts = scope.splitn(3, ':');
+    let (kind, name, actions) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let b64url = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let header = json!({"alg": "ES256", "typ": "JWT", "x5c": [base64::engine::general_purpose::STANDARD.encode(x5c)]});
+    let claims = json!({
+        "iss": "test-token-issuer", "sub": USER, "aud": "test-registry",
+        "exp": now + 300, "nbf": now - 10, "iat": now - 10, "jti": format!("{now}-{name}"),
+        "access": [{"type": kind, "name": name, "actions": actions.split(',').filter(|a| !a.is_empty()).collect::<Vec<_>>()}],
+    });
+    let signing_input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let signature = signer
+        .sign(&ring::rand::SystemRandom::new(), signing_input.as_bytes())
+        .expect("sign token");
+    let token = format!("{signing_input}.{}", b64url(signature.as_ref()));
+    let body = json!({"token": token, "access_token": token, "expires_in": 300}).to_string();
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(answer.as_bytes());
+    let _ = stream.flush();
 }
