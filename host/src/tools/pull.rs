@@ -65,7 +65,7 @@ pub struct TrustArgs {
     /// Accept a keyless Sigstore signature whose certificate has exactly this identity (SAN).
     #[arg(long = "certificate-identity", value_name = "ID")]
     pub certificate_identity: Option<String>,
-    /// ... from exactly this OIDC issuer.
+    /// With --certificate-identity: the certificate's OIDC issuer must be exactly this URL.
     #[arg(long = "certificate-oidc-issuer", value_name = "URL")]
     pub certificate_oidc_issuer: Option<String>,
     /// The Sigstore trusted root (trusted_root.json) to verify bundles against. Default: the
