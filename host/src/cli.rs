@@ -74,14 +74,17 @@ pub enum Command {
     #[command(long_about = crate::tools::install::LONG_ABOUT)]
     Install(crate::tools::install::InstallArgs),
     /// Publish a module to an OCI registry as a Wasm artifact; prints the manifest digest.
+    #[cfg(feature = "oci")]
     #[command(long_about = crate::tools::push::LONG_ABOUT)]
     Push(crate::tools::push::PushArgs),
     /// Pull a module from an OCI registry, verify its signature, and write it; prints its
     /// sha256 for --sha256.
+    #[cfg(feature = "oci")]
     #[command(long_about = crate::tools::pull::LONG_ABOUT)]
     Pull(crate::tools::pull::PullArgs),
     /// Verify a Sigstore bundle over a file or digest, offline (the Sigstore conformance
     /// suite's CLI protocol).
+    #[cfg(feature = "oci")]
     #[command(long_about = crate::tools::verify_bundle::LONG_ABOUT)]
     VerifyBundle(crate::tools::verify_bundle::VerifyBundleArgs),
 }
@@ -195,8 +198,11 @@ const MODE_NAMES: &[&str] = &[
     "simulate",
     "inspect",
     "install",
+    #[cfg(feature = "oci")]
     "push",
+    #[cfg(feature = "oci")]
     "pull",
+    #[cfg(feature = "oci")]
     "verify-bundle",
     "help",
 ];
@@ -279,8 +285,11 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Command::Simulate(args) => crate::tools::simulate::main(&args),
         Command::Inspect(args) => crate::tools::inspect::main(&args),
         Command::Install(args) => crate::tools::install::main(&args),
+        #[cfg(feature = "oci")]
         Command::Push(args) => crate::tools::push::main(&args),
+        #[cfg(feature = "oci")]
         Command::Pull(args) => crate::tools::pull::main(&args),
+        #[cfg(feature = "oci")]
         Command::VerifyBundle(args) => crate::tools::verify_bundle::main(&args),
         Command::Compile(args) => {
             let provider = args

@@ -543,6 +543,8 @@ fn registry_refuses_a_wrong_password_from_the_plugin() {
     );
 }
 
+// Helpers of the OCI tests (oci_*.rs), built only with the `oci` feature.
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
 impl Registry {
     /// `USER:PASSWORD`.
     pub fn creds(&self) -> String {
@@ -608,11 +610,13 @@ impl Registry {
 
 /// An OCI image layout being written: blobs named by digest, and tagged manifests or indexes
 /// in `index.json`.
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
 pub struct OciLayout {
     dir: PathBuf,
     tags: Vec<Value>,
 }
 
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
 impl OciLayout {
     /// Starts a layout at `dir`.
     pub fn new(dir: &Path) -> OciLayout {
@@ -661,6 +665,7 @@ impl OciLayout {
 /// HTTPS on 127.0.0.1 (its own test CA), checks Basic credentials for [`USER`]/[`PASSWORD`] and
 /// answers a JWT (ES256, `x5c` naming its self-signed certificate, the registry's
 /// `rootcertbundle`) granting what the request's `scope` asks. Records each request's target.
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
 pub struct TokenServer {
     /// Its port.
     pub port: u16,
@@ -673,6 +678,7 @@ pub struct TokenServer {
     _dir: tempfile::TempDir,
 }
 
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
 impl TokenServer {
     /// Starts the service.
     pub fn start() -> TokenServer {
@@ -736,6 +742,7 @@ impl TokenServer {
     }
 }
 
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
 fn answer_token_request(
     stream: &mut (impl std::io::Read + std::io::Write),
     seen: &std::sync::Mutex<Vec<String>>,
