@@ -71,6 +71,20 @@ pub enum Command {
     /// a CredentialProviderConfig on a node.
     #[command(long_about = crate::tools::install::LONG_ABOUT)]
     Install(crate::tools::install::InstallArgs),
+    /// Publish a module to an OCI registry as a Wasm artifact; prints the manifest digest.
+    #[cfg(feature = "oci")]
+    #[command(long_about = crate::tools::push::LONG_ABOUT)]
+    Push(crate::tools::push::PushArgs),
+    /// Pull a module from an OCI registry, verify its signature, and write it; prints its
+    /// sha256 for --sha256.
+    #[cfg(feature = "oci")]
+    #[command(long_about = crate::tools::pull::LONG_ABOUT)]
+    Pull(crate::tools::pull::PullArgs),
+    /// Verify a Sigstore bundle over a file or digest, offline (the Sigstore conformance
+    /// suite's CLI protocol).
+    #[cfg(feature = "oci")]
+    #[command(long_about = crate::tools::verify_bundle::LONG_ABOUT)]
+    VerifyBundle(crate::tools::verify_bundle::VerifyBundleArgs),
 }
 
 impl Cli {
@@ -118,6 +132,12 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
         Command::Simulate(args) => crate::tools::simulate::main(&args),
         Command::Inspect(args) => crate::tools::inspect::main(&args),
         Command::Install(args) => crate::tools::install::main(&args),
+        #[cfg(feature = "oci")]
+        Command::Push(args) => crate::tools::push::main(&args),
+        #[cfg(feature = "oci")]
+        Command::Pull(args) => crate::tools::pull::main(&args),
+        #[cfg(feature = "oci")]
+        Command::VerifyBundle(args) => crate::tools::verify_bundle::main(&args),
         Command::Compile(args) => {
             let subject = module_stem(&args.module);
             match crate::precompile::compile(&args, &mut std::io::stdout()) {

@@ -60,6 +60,13 @@ pub fn write_warning(out: &mut dyn Write, subject: &str, message: &str) {
 
 /// Prints [`error_line`] on the process's stderr.
 pub fn print_error(subject: &str, message: &str) {
+    print_line(subject, message);
+}
+
+/// Prints `wasm-credential-provider: <subject>: <message>` on the process's stderr, made one
+/// line: for what a subcommand reports besides its stdout (a verified signer, a pushed
+/// digest), which may quote a certificate or registry's text.
+pub fn print_line(subject: &str, message: &str) {
     write_error(&mut std::io::stderr().lock(), subject, message);
 }
 

@@ -13,19 +13,19 @@ use crate::registry::{PASSWORD, PullAuth, Registry, USER, pull};
 use crate::support::*;
 
 /// The helper's name: `docker-credential-static-credentials` runs `static-credentials.wasm`.
-const NAME: &str = "static-credentials";
+pub const NAME: &str = "static-credentials";
 const HELPER: &str = "docker-credential-static-credentials";
 const NOT_FOUND: &str = "credentials not found in native keychain";
 
 /// A directory holding the helper symlink, the module and (optionally) the args file.
-struct HelperDir {
+pub struct HelperDir {
     dir: tempfile::TempDir,
 }
 
 impl HelperDir {
     /// The helper with the `static-credentials` component (wasm32-wasip2) and `args` as its
     /// args file (none if empty).
-    fn new(args: &[&str]) -> HelperDir {
+    pub fn new(args: &[&str]) -> HelperDir {
         let dir = tempfile::tempdir().expect("tempdir");
         std::os::unix::fs::symlink(HOST, dir.path().join(HELPER)).expect("symlink");
         std::fs::copy(
@@ -51,7 +51,7 @@ impl HelperDir {
         self.dir.path().join(format!("{NAME}.args"))
     }
 
-    fn path(&self) -> &Path {
+    pub fn path(&self) -> &Path {
         self.dir.path()
     }
 
@@ -91,7 +91,7 @@ impl HelperDir {
 }
 
 /// `dir` followed by this process's `PATH`.
-fn path_with(dir: &Path) -> std::ffi::OsString {
+pub fn path_with(dir: &Path) -> std::ffi::OsString {
     let mut dirs = vec![dir.to_owned()];
     dirs.extend(std::env::split_paths(
         &std::env::var_os("PATH").unwrap_or_default(),
@@ -103,7 +103,7 @@ const CREDS_ENV: [(&str, &str); 2] = [
     ("REGISTRY_USERNAME", "robot"),
     ("REGISTRY_PASSWORD", "helper-password-93b1"),
 ];
-const GRANT: [&str; 2] = ["--env=REGISTRY_USERNAME", "--env=REGISTRY_PASSWORD"];
+pub const GRANT: [&str; 2] = ["--env=REGISTRY_USERNAME", "--env=REGISTRY_PASSWORD"];
 
 /// Asserts the helper's failure shape: non-zero `status`, one error line naming the helper on
 /// stdout (the protocol's error channel) containing `needle`, and the same line on stderr.

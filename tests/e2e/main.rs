@@ -12,6 +12,12 @@ mod http_servers;
 mod install;
 mod limits;
 mod modules;
+#[cfg(feature = "oci")]
+mod oci_conformance;
+#[cfg(feature = "oci")]
+mod oci_registry;
+#[cfg(feature = "oci")]
+mod oci_sigstore;
 mod plugin_acr;
 mod plugin_ecr;
 mod plugin_gcp;

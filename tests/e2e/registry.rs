@@ -81,6 +81,12 @@ impl Registry {
     /// Starts a registry with [`USER`]/[`PASSWORD`] and pushes [`REPO_TAG`] to it, or returns
     /// `None` when the tools are absent (see [`tools`]).
     pub fn start(test: &str) -> Option<Registry> {
+        Registry::start_with(test, None)
+    }
+
+    /// Like [`Registry::start`], with the registry's token authentication (the bearer
+    /// challenge) delegated to `token` instead of htpasswd.
+    pub fn start_with(test: &str, token: Option<&TokenServer>) -> Option<Registry> {
         let (registry_bin, skopeo) = tools(test)?;
         let dir = tempfile::tempdir().expect("tempdir");
         write_tls_files(dir.path());
@@ -95,7 +101,18 @@ impl Registry {
         for _ in 0..5 {
             let port = free_port();
             let config = dir.path().join("config.yml");
-            std::fs::write(&config, registry_config(dir.path(), port)).expect("write config");
+            let mut text = registry_config(dir.path(), port);
+            if let Some(token) = token {
+                let htpasswd_auth = text.find("auth:\n").expect("auth section");
+                text.truncate(htpasswd_auth);
+                text.push_str(&token.registry_auth_config());
+                std::fs::copy(
+                    &token.ca_file,
+                    dir.path().join("certs").join("token-ca.crt"),
+                )
+                .expect("token CA");
+            }
+            std::fs::write(&config, text).expect("write config");
             let log_path = dir.path().join("registry.log");
             let log = std::fs::File::create(&log_path).expect("log file");
             let mut child = Command::new(&registry_bin)
@@ -524,4 +541,277 @@ fn registry_refuses_a_wrong_password_from_the_plugin() {
         stderr.contains("unauthorized") || stderr.contains("authentication required"),
         "refused for authentication: {stderr}"
     );
+}
+
+// Helpers of the OCI tests (oci_*.rs), built only with the `oci` feature.
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
+impl Registry {
+    /// `USER:PASSWORD`.
+    pub fn creds(&self) -> String {
+        format!("{USER}:{PASSWORD}")
+    }
+
+    /// The test CA's PEM file (for `--ca-file`).
+    pub fn ca_file(&self) -> PathBuf {
+        self.cert_dir().join("ca.crt")
+    }
+
+    /// Writes an auth file (`auths` with a base64 `auth`) for this registry with `password`, in
+    /// `dir/name`, and returns its path.
+    pub fn write_authfile(&self, dir: &Path, name: &str, password: &str) -> PathBuf {
+        use base64::Engine as _;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{password}"));
+        let path = dir.join(name);
+        std::fs::write(
+            &path,
+            json!({"auths": {self.host(): {"auth": auth}}}).to_string(),
+        )
+        .expect("write auth file");
+        path
+    }
+
+    /// Copies `tag` of the OCI layout at `layout` to `repo_tag` in this registry with skopeo
+    /// (`--all` for an index), as another tool publishing there would.
+    pub fn skopeo_push_layout(&self, layout: &Path, tag: &str, repo_tag: &str, all: bool) {
+        let creds = self.creds();
+        let cert_dir = self.cert_dir();
+        let source = format!("oci:{}:{tag}", layout.display());
+        let destination = format!("docker://{}/{repo_tag}", self.host());
+        let mut args = vec!["copy", "--dest-creds", &creds];
+        args.extend(["--dest-cert-dir", cert_dir.to_str().unwrap()]);
+        if all {
+            // skopeo 1.9 rewrites an index it copies (so its own digest may change; the
+            // manifests it lists keep theirs).
+            args.push("--all");
+        } else {
+            args.push("--preserve-digests");
+        }
+        args.extend([source.as_str(), destination.as_str()]);
+        let out = skopeo(self, &args, &[]);
+        assert!(
+            out.status.success(),
+            "skopeo copy {source} {destination}: {}\nregistry log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+    }
+
+    /// The file the registry serves blob `digest` from (to tamper with its storage).
+    pub fn blob_file(&self, digest: &str) -> PathBuf {
+        let hex = &digest["sha256:".len()..];
+        self.dir
+            .path()
+            .join("storage/docker/registry/v2/blobs/sha256")
+            .join(&hex[..2])
+            .join(hex)
+            .join("data")
+    }
+}
+
+/// An OCI image layout being written: blobs named by digest, and tagged manifests or indexes
+/// in `index.json`.
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
+pub struct OciLayout {
+    dir: PathBuf,
+    tags: Vec<Value>,
+}
+
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
+impl OciLayout {
+    /// Starts a layout at `dir`.
+    pub fn new(dir: &Path) -> OciLayout {
+        std::fs::create_dir_all(dir.join("blobs/sha256")).expect("blobs dir");
+        OciLayout {
+            dir: dir.to_owned(),
+            tags: Vec::new(),
+        }
+    }
+
+    /// Adds a blob; returns its descriptor with `media_type`.
+    pub fn blob(&self, media_type: &str, bytes: &[u8]) -> Value {
+        let digest = digest(bytes);
+        std::fs::write(
+            self.dir
+                .join("blobs/sha256")
+                .join(&digest["sha256:".len()..]),
+            bytes,
+        )
+        .expect("write blob");
+        json!({"mediaType": media_type, "digest": digest, "size": bytes.len()})
+    }
+
+    /// Adds a manifest (or index) blob tagged `tag`; returns its digest.
+    pub fn tag(&mut self, tag: &str, media_type: &str, manifest: &[u8]) -> String {
+        let mut descriptor = self.blob(media_type, manifest);
+        descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": tag});
+        self.tags.push(descriptor);
+        digest(manifest)
+    }
+
+    /// Writes `index.json` and `oci-layout`; returns the layout's directory.
+    pub fn finish(self) -> PathBuf {
+        let index = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": self.tags});
+        std::fs::write(self.dir.join("index.json"), index.to_string()).expect("index.json");
+        std::fs::write(
+            self.dir.join("oci-layout"),
+            r#"{"imageLayoutVersion":"1.0.0"}"#,
+        )
+        .expect("oci-layout");
+        self.dir
+    }
+}
+
+/// The token service of a registry using bearer-token auth (distribution's `auth: token`):
+/// HTTPS on 127.0.0.1 (its own test CA), checks Basic credentials for [`USER`]/[`PASSWORD`] and
+/// answers a JWT (ES256, `x5c` naming its self-signed certificate, the registry's
+/// `rootcertbundle`) granting what the request's `scope` asks. Records each request's target.
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
+pub struct TokenServer {
+    /// Its port.
+    pub port: u16,
+    /// The CA of its TLS certificate (PEM).
+    pub ca_file: PathBuf,
+    /// The certificate that signs tokens (PEM), for the registry.
+    pub signer_file: PathBuf,
+    /// Request targets seen, with whether credentials were right.
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
+impl TokenServer {
+    /// Starts the service.
+    pub fn start() -> TokenServer {
+        use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tls = crate::http_servers::TestCa::with_names(&["127.0.0.1"]);
+        let ca_file = dir.path().join("token-tls-ca.pem");
+        std::fs::copy(&tls.ca_file, &ca_file).expect("copy CA");
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "token signer");
+        let cert = params.self_signed(&key).expect("token signer cert");
+        let signer_file = dir.path().join("token-signer.pem");
+        std::fs::write(&signer_file, cert.pem()).expect("write signer");
+        let x5c = cert.der().to_vec();
+        let signer = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key.serialize_der(),
+            &ring::rand::SystemRandom::new(),
+        )
+        .expect("ring key");
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let config = tls.server_config();
+        let signer = std::sync::Arc::new(signer);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let config = config.clone();
+                let seen = seen.clone();
+                let signer = signer.clone();
+                let x5c = x5c.clone();
+                std::thread::spawn(move || {
+                    let Ok(connection) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    let mut tls = rustls::StreamOwned::new(connection, stream);
+                    answer_token_request(&mut tls, &seen, &signer, &x5c);
+                });
+            }
+        });
+        let _ = tls;
+        TokenServer {
+            port,
+            ca_file,
+            signer_file,
+            requests,
+            _dir: dir,
+        }
+    }
+
+    fn registry_auth_config(&self) -> String {
+        format!(
+            "auth:\n  token:\n    realm: https://127.0.0.1:{}/token\n    service: test-registry\n    issuer: test-token-issuer\n    rootcertbundle: {}\n",
+            self.port,
+            self.signer_file.display()
+        )
+    }
+}
+
+#[cfg_attr(not(feature = "oci"), allow(dead_code))]
+fn answer_token_request(
+    stream: &mut (impl std::io::Read + std::io::Write),
+    seen: &std::sync::Mutex<Vec<String>>,
+    signer: &ring::signature::EcdsaKeyPair,
+    x5c: &[u8],
+) {
+    use base64::Engine as _;
+    let Some(head) = crate::http_servers::read_head(stream) else {
+        return;
+    };
+    let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+    let expected = format!(
+        "basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"))
+    );
+    let authorized = head.lines().any(|line| {
+        line.to_ascii_lowercase().starts_with("authorization:")
+            && line[14..].trim().eq_ignore_ascii_case(&expected)
+    });
+    seen.lock()
+        .unwrap()
+        .push(format!("{target} authorized={authorized}"));
+    if !authorized {
+        let _ = stream.write_all(
+            b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        return;
+    }
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let scope = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("scope="))
+        .map(|s| {
+            s.replace("%3A", ":")
+                .replace("%2F", "/")
+                .replace("%2C", ",")
+        })
+        .unwrap_or_default();
+    let mut parts = scope.splitn(3, ':');
+    let (kind, name, actions) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let b64url = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let header = json!({"alg": "ES256", "typ": "JWT", "x5c": [base64::engine::general_purpose::STANDARD.encode(x5c)]});
+    let claims = json!({
+        "iss": "test-token-issuer", "sub": USER, "aud": "test-registry",
+        "exp": now + 300, "nbf": now - 10, "iat": now - 10, "jti": format!("{now}-{name}"),
+        "access": [{"type": kind, "name": name, "actions": actions.split(',').filter(|a| !a.is_empty()).collect::<Vec<_>>()}],
+    });
+    let signing_input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let signature = signer
+        .sign(&ring::rand::SystemRandom::new(), signing_input.as_bytes())
+        .expect("sign token");
+    let token = format!("{signing_input}.{}", b64url(signature.as_ref()));
+    let body = json!({"token": token, "access_token": token, "expires_in": 300}).to_string();
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(answer.as_bytes());
+    let _ = stream.flush();
 }

@@ -21,6 +21,12 @@ pub const MODE_NAMES: &[&str] = &[
     "simulate",
     "inspect",
     "install",
+    #[cfg(feature = "oci")]
+    "push",
+    #[cfg(feature = "oci")]
+    "pull",
+    #[cfg(feature = "oci")]
+    "verify-bundle",
     "help",
 ];
 

@@ -10,8 +10,14 @@ pub mod check_config;
 pub mod inspect;
 pub mod install;
 pub mod match_image;
+#[cfg(feature = "oci")]
+pub mod pull;
+#[cfg(feature = "oci")]
+pub mod push;
 pub mod simulate;
 pub mod validate_response;
+#[cfg(feature = "oci")]
+pub mod verify_bundle;
 
 use std::process::ExitCode;
 
