@@ -21,6 +21,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod args;
 mod builder;
 mod entry;
 pub mod http;

@@ -7,6 +7,10 @@
 //! `HTTP_PROXY` at a plain server, or `HTTPS_PROXY` at a [`ConnectProxy::to_port`] in front of a
 //! TLS server, and the plugin keeps its real endpoint names and the README's allow-list.
 //!
+//! Like the strict front ends of some clouds, it refuses a request whose body is framed with
+//! chunked transfer coding: `411 Length Required`, the handler not called, the body unread.
+//! Every request is recorded with its head exactly as received.
+//!
 //! [`ConnectProxy::to_port`]: crate::http_servers::ConnectProxy::to_port
 
 use std::io::{Read, Write};
@@ -28,8 +32,10 @@ pub struct Exchange {
     pub query: String,
     /// Header fields in order, names lowercased.
     pub headers: Vec<(String, String)>,
-    /// The body (Content-Length or chunked).
+    /// The body (framed by Content-Length; empty when chunked, which is refused unread).
     pub body: Vec<u8>,
+    /// The request line and header fields exactly as received, up to the blank line.
+    pub head: String,
 }
 
 impl Exchange {
@@ -40,6 +46,18 @@ impl Exchange {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// Asserts the body went out as every cloud SDK sends it: `Content-Length` giving its
+    /// length, no `Transfer-Encoding`.
+    pub fn assert_framed_by_length(&self) {
+        assert_eq!(self.header("transfer-encoding"), None, "{}", self.head);
+        assert_eq!(
+            self.header("content-length"),
+            Some(self.body.len().to_string().as_str()),
+            "{}",
+            self.head
+        );
     }
 
     /// The body as text.
@@ -194,7 +212,11 @@ fn answer(mut stream: impl Read + Write, log: &Mutex<Vec<Exchange>>, handler: &H
         return;
     };
     log.lock().unwrap().push(exchange.clone());
-    let reply = handler(&exchange);
+    let reply = if exchange.header("transfer-encoding").is_some() {
+        Reply::text(411, "Length Required")
+    } else {
+        handler(&exchange)
+    };
     let mut head = format!("HTTP/1.1 {} Status\r\n", reply.status);
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
@@ -241,8 +263,8 @@ fn read_request(stream: &mut impl Read) -> Option<Exchange> {
         Some((p, q)) => (p.to_owned(), q.to_owned()),
         None => (path_and_query, String::new()),
     };
-    let body = if header("transfer-encoding").is_some_and(|te| te.contains("chunked")) {
-        read_chunked(stream)?
+    let body = if header("transfer-encoding").is_some() {
+        Vec::new()
     } else {
         let len: usize = header("content-length")
             .and_then(|l| l.parse().ok())
@@ -258,34 +280,6 @@ fn read_request(stream: &mut impl Read) -> Option<Exchange> {
         query,
         headers,
         body,
+        head,
     })
-}
-
-fn read_line(stream: &mut impl Read) -> Option<String> {
-    let mut line = Vec::new();
-    let mut byte = [0u8; 1];
-    while !line.ends_with(b"\r\n") {
-        if line.len() > 1024 || stream.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        line.push(byte[0]);
-    }
-    Some(String::from_utf8_lossy(&line[..line.len() - 2]).into_owned())
-}
-
-fn read_chunked(stream: &mut impl Read) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let size_line = read_line(stream)?;
-        let size = usize::from_str_radix(size_line.split(';').next()?.trim(), 16).ok()?;
-        if size == 0 {
-            // Trailers, then the final blank line.
-            while !read_line(stream)?.is_empty() {}
-            return Some(body);
-        }
-        let start = body.len();
-        body.resize(start + size, 0);
-        stream.read_exact(&mut body[start..]).ok()?;
-        read_line(stream)?;
-    }
 }

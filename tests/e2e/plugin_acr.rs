@@ -236,6 +236,11 @@ fn managed_identity_token_is_exchanged_at_the_registry() {
             ("POST", "myregistry.azurecr.io", "/oauth2/exchange"),
         ]
     );
+    assert_eq!(
+        registry[0].header("content-length"),
+        None,
+        "a GET has no body"
+    );
     let exchange = &registry[1];
     assert_eq!(
         exchange.header("content-type"),
@@ -254,6 +259,7 @@ fn managed_identity_token_is_exchanged_at_the_registry() {
     ] {
         assert_eq!(exchange.form_value(key).as_deref(), Some(value), "{key}");
     }
+    exchange.assert_framed_by_length();
     assert_eq!(
         cloud.proxy.received(),
         [
@@ -408,6 +414,7 @@ fn service_account_token_mode_uses_a_client_assertion() {
     ] {
         assert_eq!(entra[0].form_value(key).as_deref(), Some(value), "{key}");
     }
+    entra[0].assert_framed_by_length();
     let exchange = cloud
         .server
         .received_at("myregistry.azurecr.io", "/oauth2/exchange");

@@ -28,9 +28,16 @@ const PLUGIN: &str = "ecr-credential-provider";
 const README: &str = include_str!("../../example-plugins/ecr/README.md");
 
 /// The `args` of the README's `ecr-credential-provider` provider (less `--sha256`).
-const NODE_ARGS: [&str; 16] = [
+const NODE_ARGS: [&str; 32] = [
     "--arg=get-credentials",
     "--allow-http=api.ecr.*.amazonaws.com",
+    "--allow-http=api.ecr.*.amazonaws.com.cn",
+    "--allow-http=ecr-fips.*.amazonaws.com",
+    "--allow-http=api.ecr.*.amazonaws.eu",
+    "--allow-http=api.ecr.*.c2s.ic.gov",
+    "--allow-http=api.ecr.*.sc2s.sgov.gov",
+    "--allow-http=api.ecr.*.cloud.adc-e.uk",
+    "--allow-http=api.ecr.*.csp.hci.ic.gov",
     "--allow-http=api.ecr-public.us-east-1.amazonaws.com",
     "--allow-http=http://169.254.169.254/latest/api/token",
     "--allow-http=http://169.254.169.254/latest/meta-data/iam/security-credentials",
@@ -42,6 +49,15 @@ const NODE_ARGS: [&str; 16] = [
     "--env=AWS_DEFAULT_REGION",
     "--allow-auth-key=*.dkr.ecr.*.amazonaws.com",
     "--allow-auth-key=*.dkr-ecr.*.on.aws",
+    "--allow-auth-key=*.dkr.ecr.*.amazonaws.com.cn",
+    "--allow-auth-key=*.dkr-ecr.*.on.amazonwebservices.com.cn",
+    "--allow-auth-key=*.dkr.ecr-fips.*.amazonaws.com",
+    "--allow-auth-key=*.dkr-ecr-fips.*.on.aws",
+    "--allow-auth-key=*.dkr.ecr.*.c2s.ic.gov",
+    "--allow-auth-key=*.dkr.ecr.*.sc2s.sgov.gov",
+    "--allow-auth-key=*.dkr.ecr.*.cloud.adc-e.uk",
+    "--allow-auth-key=*.dkr.ecr.*.csp.hci.ic.gov",
+    "--allow-auth-key=*.dkr.ecr.*.amazonaws.eu",
     "--allow-auth-key=public.ecr.aws",
     "--allow-auth-key=ecr-public.aws.com",
     // `--sha256` is checked by other tests; here the module is the freshly built one.
@@ -49,14 +65,36 @@ const NODE_ARGS: [&str; 16] = [
 ];
 
 /// The `args` of the README's `ecr-credential-provider-irsa` provider (less `--module`/`--sha256`).
-const IRSA_ARGS: [&str; 10] = [
+const IRSA_ARGS: [&str; 32] = [
     "--arg=get-credentials",
     "--allow-http=api.ecr.*.amazonaws.com",
+    "--allow-http=api.ecr.*.amazonaws.com.cn",
+    "--allow-http=ecr-fips.*.amazonaws.com",
+    "--allow-http=api.ecr.*.amazonaws.eu",
+    "--allow-http=api.ecr.*.c2s.ic.gov",
+    "--allow-http=api.ecr.*.sc2s.sgov.gov",
+    "--allow-http=api.ecr.*.cloud.adc-e.uk",
+    "--allow-http=api.ecr.*.csp.hci.ic.gov",
     "--allow-http=api.ecr-public.us-east-1.amazonaws.com",
     "--allow-http=sts.*.amazonaws.com",
+    "--allow-http=sts.*.amazonaws.com.cn",
+    "--allow-http=sts.*.amazonaws.eu",
+    "--allow-http=sts.*.c2s.ic.gov",
+    "--allow-http=sts.*.sc2s.sgov.gov",
+    "--allow-http=sts.*.cloud.adc-e.uk",
+    "--allow-http=sts.*.csp.hci.ic.gov",
     "--env=AWS_ECR_ROLE_ARN",
     "--allow-auth-key=*.dkr.ecr.*.amazonaws.com",
     "--allow-auth-key=*.dkr-ecr.*.on.aws",
+    "--allow-auth-key=*.dkr.ecr.*.amazonaws.com.cn",
+    "--allow-auth-key=*.dkr-ecr.*.on.amazonwebservices.com.cn",
+    "--allow-auth-key=*.dkr.ecr-fips.*.amazonaws.com",
+    "--allow-auth-key=*.dkr-ecr-fips.*.on.aws",
+    "--allow-auth-key=*.dkr.ecr.*.c2s.ic.gov",
+    "--allow-auth-key=*.dkr.ecr.*.sc2s.sgov.gov",
+    "--allow-auth-key=*.dkr.ecr.*.cloud.adc-e.uk",
+    "--allow-auth-key=*.dkr.ecr.*.csp.hci.ic.gov",
+    "--allow-auth-key=*.dkr.ecr.*.amazonaws.eu",
     "--allow-auth-key=public.ecr.aws",
     "--allow-auth-key=ecr-public.aws.com",
     "--timeout=20s",
@@ -111,22 +149,8 @@ fn now_secs() -> f64 {
 }
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// ECR's `GetAuthorizationToken` answer (private: a list; public: an object).
@@ -611,28 +635,8 @@ fn verify_sigv4(
 
 /// Now as `YYYYMMDDTHHMMSSZ`.
 fn now_amz_date() -> String {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let days = secs.div_euclid(86_400);
-    // Civil date from days (Howard Hinnant).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let rem = secs.rem_euclid(86_400);
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::OffsetDateTime::now_utc().format(&format).unwrap()
 }
 
 #[test]
@@ -660,6 +664,7 @@ fn sigv4_verifier_matches_aws_published_vector() {
             query: String::new(),
             headers,
             body: Vec::new(),
+            head: String::new(),
         }
     };
     let secrets = [("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")];
@@ -781,6 +786,7 @@ fn private_ecr_with_env_keys_signature_verified() {
     );
     assert_eq!(e.header("content-type"), Some("application/x-amz-json-1.1"));
     assert_eq!(e.body_text(), "{}");
+    e.assert_framed_by_length();
     assert!(e.header("x-amz-security-token").is_none());
     assert_eq!(*aws.verdicts.lock().unwrap(), [Ok(())]);
     assert!(
@@ -930,6 +936,7 @@ fn sts_web_identity_with_annotation() {
     assert_eq!(sts.len(), 1);
     let e = &sts[0];
     assert_eq!(e.method, "POST");
+    e.assert_framed_by_length();
     assert_eq!(
         e.header("content-type"),
         Some("application/x-www-form-urlencoded")

@@ -301,6 +301,17 @@ fn workload_identity_exchanges_the_service_account_token_at_sts() {
             .header("content-type")
             .is_some_and(|c| c.starts_with("application/json"))
     );
+    // The head exactly as the native SDK build writes the same request (the SDK's
+    // `bodies_go_out_with_content_length_and_pass_a_strict_server` pins the same layout):
+    // `host`, the plugin's fields in order, names lowercased, then `content-length`.
+    assert_eq!(
+        received[0].head,
+        format!(
+            "POST /v1/token HTTP/1.1\r\nhost: sts.googleapis.com\r\ncontent-type: application/json\r\nuser-agent: GKE auth-provider-gcp image pull\r\ncontent-length: {}\r\n\r\n",
+            received[0].body.len()
+        )
+    );
+    received[0].assert_framed_by_length();
     let body: serde_json::Value = serde_json::from_slice(&received[0].body).unwrap();
     assert_eq!(
         body,
@@ -326,6 +337,90 @@ fn workload_identity_exchanges_the_service_account_token_at_sts() {
     );
     assert_eq!(out.json()["auth"]["gcr.io"]["password"], "ya29.mock");
     assert_eq!(sts.server.received().len(), 1);
+}
+
+#[test]
+fn opted_in_without_a_token_gets_an_empty_auth_not_the_node_account() {
+    let metadata = metadata_server(good_token());
+    let sts = Sts::new(Reply::json(200, &json!({"access_token": "ya29.wi"})));
+    let (http_proxy, https_proxy) = (proxy_to(&metadata), sts.proxy_url());
+    let mut stdin = json!({
+        "kind": "CredentialProviderRequest",
+        "apiVersion": V1,
+        "image": "gcr.io/p/a",
+        "serviceAccountAnnotations": {"iam.gke.io/enable-wi-image-pull": "true"},
+    })
+    .to_string();
+    stdin.push('\n');
+    let out = run(
+        &["--ca-file", sts.ca.ca_path()],
+        stdin.as_bytes(),
+        &[("HTTP_PROXY", &http_proxy), ("HTTPS_PROXY", &https_proxy)],
+    );
+    assert_empty_auth(&out, "no service-account token");
+    assert!(
+        metadata.received().is_empty(),
+        "the node's token was not read"
+    );
+    assert!(sts.server.received().is_empty());
+}
+
+#[test]
+fn workload_identity_applies_to_the_gcr_flow_only() {
+    let metadata = FakeCloud::http(|e: &Exchange| match e.path.as_str() {
+        "/computeMetadata/v1/instance/attributes/google-dockercfg" => Reply::json(
+            200,
+            &json!({"registry.example": {"username": "robot", "password": "s3cret"}}),
+        ),
+        _ => Reply::text(404, "not found"),
+    });
+    let sts = Sts::new(Reply::json(200, &json!({"access_token": "ya29.wi"})));
+    let (http_proxy, https_proxy) = (proxy_to(&metadata), sts.proxy_url());
+    // `-a`, the real plugin's shorthand for --authFlow.
+    let out = run(
+        &["--arg=-a", "--arg=dockercfg", "--ca-file", sts.ca.ca_path()],
+        &sa_request(
+            "registry.example/team/app",
+            WI_TOKEN,
+            json!({"iam.gke.io/enable-wi-image-pull": "true"}),
+        ),
+        &[("HTTP_PROXY", &http_proxy), ("HTTPS_PROXY", &https_proxy)],
+    );
+    let (key, _, password) = only_credential(&out.json());
+    assert_eq!(
+        (key.as_str(), password.as_str()),
+        ("registry.example", "s3cret")
+    );
+    assert!(sts.server.received().is_empty(), "no STS exchange");
+    assert!(
+        out.stderr
+            .contains("--identity-provider has no effect with --authFlow=dockercfg"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn identity_provider_without_project_is_refused() {
+    let out = run_with(
+        &[
+            GUEST_ARGS[0],
+            GUEST_ARGS[2],
+            ALLOW_AND_ENV[0],
+            ALLOW_AND_ENV[1],
+        ],
+        &request(V1, "gcr.io/p/a"),
+        &[],
+    );
+    assert!(!out.status.success());
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains(
+            "[auth-provider-gcp] error: --project-id is required when --identity-provider is set"
+        ),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
@@ -479,7 +574,7 @@ fn bad_arguments_fail_clearly() {
         &[],
     );
     assert!(!out.status.success());
-    assert!(out.stderr.contains("--authFlow must be"), "{}", out.stderr);
+    assert!(out.stderr.contains("--authFlow: must be"), "{}", out.stderr);
 }
 
 #[test]

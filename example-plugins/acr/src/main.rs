@@ -13,7 +13,8 @@
 //! | `aadClientId` | `--client-id ID` | `AZURE_CLIENT_ID` |
 //! | `aadClientSecret` | (never an argument) | `AZURE_CLIENT_SECRET` |
 //!
-//! and `--registry-mirror SRC:DST[,SRC:DST...]` as in the real plugin.
+//! and `--registry-mirror`/`-r SRC:DST[,SRC:DST...]` and `--v N` as in the real plugin, in its
+//! cobra/pflag grammar (read with the SDK's [`credential_provider_sdk::args`]).
 //!
 //! Modes, as the real plugin chooses them:
 //! - managed identity off: the service principal's client ID and secret, with no network, under
@@ -32,7 +33,8 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use credential_provider_sdk::http::{self, HttpError};
+use credential_provider_sdk::args::{Arg, Args};
+use credential_provider_sdk::http::{self, HttpError, Network, Transport};
 use credential_provider_sdk::{
     CacheKeyType, GoDuration, Request, Response, ResponseExt, describe_json_error,
 };
@@ -79,6 +81,20 @@ fn parse_bool(name: &str, value: &str) -> Result<bool, String> {
     }
 }
 
+/// `--registry-mirror SRC:DST[,SRC:DST...]`.
+fn parse_mirrors(value: &str) -> Result<Vec<(String, String)>, String> {
+    value
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            pair.split_once(':')
+                .filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains(':'))
+                .map(|(src, dst)| (src.to_owned(), dst.to_owned()))
+                .ok_or_else(|| format!("{pair:?} is not SOURCE:TARGET"))
+        })
+        .collect()
+}
+
 impl Settings {
     fn from_args_and_env(
         args: impl IntoIterator<Item = String>,
@@ -96,52 +112,38 @@ impl Settings {
             client_secret: env("AZURE_CLIENT_SECRET"),
             mirrors: Vec::new(),
         };
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let Some(flag) = arg.strip_prefix("--") else {
-                return Err(format!(
-                    "unexpected argument {arg:?}: the sandbox has no files, so there is no \
-                     azure.json; configure with arguments and environment (see the README)"
-                ));
-            };
-            let (name, inline) = match flag.split_once('=') {
-                Some((name, value)) => (name, Some(value.to_owned())),
-                None => (flag, None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| format!("--{name} needs a value"))
-            };
-            match name {
-                "use-managed-identity" => {
-                    s.use_managed_identity = match &inline {
-                        Some(v) => parse_bool("--use-managed-identity", v)?,
+        let mut args = Args::new(args);
+        while let Some(arg) = args.next()? {
+            match arg {
+                Arg::Long("use-managed-identity") => {
+                    s.use_managed_identity = match args.attached_value()? {
+                        Some(v) => parse_bool("--use-managed-identity", &v)?,
                         None => true,
                     }
                 }
-                "user-assigned-identity-id" => s.user_assigned_identity_id = Some(value()?),
-                "tenant-id" => s.tenant_id = value()?,
-                "client-id" => s.client_id = Some(value()?),
-                "registry-mirror" => {
-                    for pair in value()?.split(',').filter(|p| !p.is_empty()) {
-                        let (src, dst) = pair
-                            .split_once(':')
-                            .filter(|(a, b)| !a.is_empty() && !b.is_empty() && !b.contains(':'))
-                            .ok_or_else(|| {
-                                format!("--registry-mirror: {pair:?} is not SOURCE:TARGET")
-                            })?;
-                        s.mirrors.push((src.to_owned(), dst.to_owned()));
-                    }
+                Arg::Long("user-assigned-identity-id") => {
+                    s.user_assigned_identity_id = Some(args.value()?)
                 }
-                "client-secret" | "aad-client-secret" => {
+                Arg::Long("tenant-id") => s.tenant_id = args.value()?,
+                Arg::Long("client-id") => s.client_id = Some(args.value()?),
+                Arg::Long("registry-mirror") | Arg::Short('r') => {
+                    s.mirrors.extend(args.parse(parse_mirrors)?);
+                }
+                // component-base's log verbosity, which the real plugin takes.
+                Arg::Long("v") | Arg::Short('v') => drop(args.value()?),
+                Arg::Long("client-secret" | "aad-client-secret") => {
                     return Err(
                         "the client secret is never an argument: grant AZURE_CLIENT_SECRET with --env"
                             .into(),
                     );
                 }
-                other => return Err(format!("unknown flag --{other}")),
+                Arg::Positional(word) => {
+                    return Err(format!(
+                        "unexpected argument {word:?}: the sandbox has no files, so there is no \
+                         azure.json; configure with arguments and environment (see the README)"
+                    ));
+                }
+                other => return Err(other.unexpected().into()),
             }
         }
         if !s.use_managed_identity && (s.client_id.is_none() || s.client_secret.is_none()) {
@@ -177,20 +179,6 @@ fn login_server(image: &str) -> Option<&str> {
     .then_some(host)
 }
 
-/// Sends HTTP requests: the SDK's client in the plugin, a script in unit tests.
-trait Transport {
-    fn send(&self, request: http::Request) -> Result<http::Response, HttpError>;
-}
-
-/// The SDK's client (`wasi:http` under the host).
-struct Sdk;
-
-impl Transport for Sdk {
-    fn send(&self, request: http::Request) -> Result<http::Response, HttpError> {
-        request.send()
-    }
-}
-
 /// `url` without its query string, for messages.
 fn without_query(url: &str) -> &str {
     url.split(['?', '#']).next().unwrap_or(url)
@@ -208,26 +196,16 @@ fn send(t: &dyn Transport, what: &str, request: http::Request) -> Result<http::R
         })
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
+/// `application/x-www-form-urlencoded` text of `fields`, sorted by key as Go's
+/// `url.Values.Encode` writes it (the real plugin's forms and queries). `form_urlencoded` and
+/// Go's `QueryEscape` differ only on `*` and `~`, which no value here (GUIDs, JWTs, URLs,
+/// tenant names) contains.
 fn form(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut sorted = fields.to_vec();
+    sorted.sort_by_key(|(key, _)| *key);
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(sorted)
+        .finish()
 }
 
 /// A number that Azure sends as a JSON string or a JSON number.
@@ -485,7 +463,7 @@ fn main() -> ExitCode {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        answer(&Sdk, &settings, request, now)
+        answer(&Network, &settings, request, now)
     })
 }
 
@@ -634,6 +612,37 @@ mod tests {
     }
 
     #[test]
+    fn takes_the_cobra_grammar() {
+        for list in [
+            &["-r", "mcr.microsoft.com:myreg.azurecr.io", "--v=4"][..],
+            &["-rmcr.microsoft.com:myreg.azurecr.io", "-v", "2"],
+            &["--registry-mirror", "mcr.microsoft.com:myreg.azurecr.io"],
+        ] {
+            let s = Settings::from_args_and_env(args(list), mi_env).unwrap();
+            assert_eq!(
+                s.mirrors,
+                [(
+                    "mcr.microsoft.com".to_owned(),
+                    "myreg.azurecr.io".to_owned()
+                )],
+                "{list:?}"
+            );
+        }
+        let err = Settings::from_args_and_env(args(&["--tenant-id"]), mi_env).unwrap_err();
+        assert_eq!(err, "--tenant-id needs a value");
+        let err = Settings::from_args_and_env(args(&["-r", "a:b,nocolon"]), mi_env).unwrap_err();
+        assert_eq!(err, "-r: \"nocolon\" is not SOURCE:TARGET");
+    }
+
+    #[test]
+    fn forms_are_encoded_and_sorted_like_go() {
+        assert_eq!(
+            form(&[("b", "x y/z"), ("a", "1:2"), ("c", "é")]),
+            "a=1%3A2&b=x+y%2Fz&c=%C3%A9"
+        );
+    }
+
+    #[test]
     fn managed_identity_exchange() {
         let settings = Settings::from_args_and_env(args(&[]), mi_env).unwrap();
         let t = script(happy_routes());
@@ -664,7 +673,8 @@ mod tests {
         let body = String::from_utf8_lossy(&seen[2].body);
         assert_eq!(
             body,
-            "grant_type=access_token_refresh_token&service=myreg.azurecr.io&tenant=tenant-1&access_token=entra-tok&refresh_token=entra-tok"
+            // Sorted by key, as the real plugin's `url.Values.Encode` writes it.
+            "access_token=entra-tok&grant_type=access_token_refresh_token&refresh_token=entra-tok&service=myreg.azurecr.io&tenant=tenant-1"
         );
     }
 

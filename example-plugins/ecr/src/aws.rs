@@ -8,7 +8,9 @@ use std::cell::RefCell;
 use std::time::SystemTime;
 
 use base64::Engine as _;
-use credential_provider_sdk::http::{HttpError, Request as HttpRequest, Response as HttpResponse};
+use credential_provider_sdk::http::{
+    HttpError, Request as HttpRequest, Response as HttpResponse, Target,
+};
 
 use crate::hosts;
 use crate::sigv4::{self, Scope, Signable, SigningKeys};
@@ -372,20 +374,26 @@ impl<'a> Aws<'a> {
             "STS AssumeRoleWithWebIdentity at {url} for role {}",
             clean(role_arn)
         );
+        let reply = crate::xml::Document::parse(&body);
         if !(200..300).contains(&response.status) {
-            let code = xml_text(&body, "Code").unwrap_or_default();
-            let message = xml_text(&body, "Message").unwrap_or_default();
+            let reply = reply.unwrap_or_default();
+            let code = reply.text(&["Error", "Code"]).unwrap_or_default();
+            let message = reply.text(&["Error", "Message"]).unwrap_or_default();
             return Err(format!(
                 "{what} failed: HTTP {}{}",
                 response.status,
-                describe(&code, &message)
+                describe(code, message)
             ));
         }
-        let creds = xml_element(&body, "Credentials")
-            .ok_or_else(|| format!("{what}: the reply has no Credentials element"))?;
+        let reply = reply.map_err(|_| format!("{what}: the reply is not XML"))?;
+        if !reply.has(&["Credentials"]) {
+            return Err(format!("{what}: the reply has no Credentials element"));
+        }
         let field = |name: &str| {
-            xml_text(creds, name)
+            reply
+                .text(&["Credentials", name])
                 .filter(|v| !v.is_empty())
+                .map(str::to_owned)
                 .ok_or_else(|| format!("{what}: the reply's Credentials have no {name}"))
         };
         let keys = SigningKeys {
@@ -393,10 +401,10 @@ impl<'a> Aws<'a> {
             secret_access_key: field("SecretAccessKey")?,
             session_token: Some(field("SessionToken")?),
         };
-        let expires = match xml_text(creds, "Expiration") {
+        let expires = match reply.text(&["Credentials", "Expiration"]) {
             None => None,
             Some(text) => Some(
-                time::parse_rfc3339(&text)
+                time::parse_rfc3339(text)
                     .ok_or_else(|| format!("{what}: the reply's Expiration is unreadable"))?,
             ),
         };
@@ -430,10 +438,12 @@ impl<'a> Aws<'a> {
             ),
         };
         let endpoint = self.endpoint_override(env_name)?.unwrap_or(default);
-        let (authority, path) = split_url(&endpoint)
-            .ok_or_else(|| format!("{env_name}: cannot take a host from the endpoint URL"))?;
-        let path = format!("{path}/");
         let url = format!("{endpoint}/");
+        // Sign the `host` and path the request carries on the wire (the URL standard's
+        // normalisation: default port dropped, host lowercased), not the text as written.
+        let wire = Target::parse(&url)
+            .map_err(|e| format!("{env_name}: cannot send to the endpoint URL ({e})"))?;
+        let (authority, path) = (wire.authority.as_str(), wire.path_and_query.as_str());
         let body = b"{}";
         let content_type = "application/x-amz-json-1.1";
         let signed = [
@@ -445,7 +455,7 @@ impl<'a> Aws<'a> {
         let added = sigv4::sign(
             &Signable {
                 method: "POST",
-                path: &path,
+                path,
                 query: "",
                 headers: &signed,
                 body,
@@ -538,14 +548,6 @@ impl<'a> Aws<'a> {
     }
 }
 
-/// `scheme://authority[/path]` → (authority, path without trailing `/`).
-fn split_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.split_once("://")?.1;
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    (!authority.is_empty()).then_some((authority, path))
-}
-
 /// ` <Code>: <message>` of an AWS JSON error reply (`__type`, `x-amzn-ErrorType`, `message`).
 fn aws_json_error(response: &HttpResponse) -> String {
     let json: Option<serde_json::Value> = serde_json::from_slice(&response.body).ok();
@@ -593,112 +595,9 @@ fn clean(text: &str) -> String {
     out
 }
 
-/// The content of the first `<name>...</name>` element (attributes allowed on the start tag).
-fn xml_element<'t>(xml: &'t str, name: &str) -> Option<&'t str> {
-    let mut from = 0;
-    loop {
-        let start = from + xml.get(from..)?.find(&format!("<{name}"))?;
-        let after = start + 1 + name.len();
-        let rest = xml.get(after..)?;
-        match rest.chars().next()? {
-            '>' | '/' | ' ' | '\t' | '\r' | '\n' => {
-                let open_end = after + rest.find('>')? + 1;
-                if xml.get(..open_end)?.ends_with("/>") {
-                    return Some("");
-                }
-                let close = xml.get(open_end..)?.find(&format!("</{name}>"))?;
-                return xml.get(open_end..open_end + close);
-            }
-            _ => from = after,
-        }
-    }
-}
-
-/// The text of element `name`, entities decoded and trimmed.
-fn xml_text(xml: &str, name: &str) -> Option<String> {
-    let raw = xml_element(xml, name)?;
-    let raw = raw
-        .strip_prefix("<![CDATA[")
-        .and_then(|r| r.strip_suffix("]]>"))
-        .map(str::to_owned)
-        .unwrap_or_else(|| unescape(raw));
-    Some(raw.trim().to_owned())
-}
-
-fn unescape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find('&') {
-        out.push_str(&rest[..i]);
-        rest = &rest[i..];
-        let Some(end) = rest.find(';').filter(|e| *e <= 10) else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..end];
-        let decoded = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            e => e
-                .strip_prefix("#x")
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .or_else(|| e.strip_prefix('#').and_then(|d| d.parse().ok()))
-                .and_then(char::from_u32),
-        };
-        match decoded {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_xml() {
-        let xml = r#"<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-  <AssumeRoleWithWebIdentityResult>
-    <SubjectFromWebIdentityToken>system:serviceaccount:ns:sa</SubjectFromWebIdentityToken>
-    <Credentials>
-      <SessionToken>tok&amp;en</SessionToken>
-      <SecretAccessKey>sec&#x2F;ret</SecretAccessKey>
-      <Expiration>2026-01-01T00:00:00Z</Expiration>
-      <AccessKeyId>ASIA</AccessKeyId>
-    </Credentials>
-  </AssumeRoleWithWebIdentityResult>
-</AssumeRoleWithWebIdentityResponse>"#;
-        let creds = xml_element(xml, "Credentials").unwrap();
-        assert_eq!(xml_text(creds, "SessionToken").unwrap(), "tok&en");
-        assert_eq!(xml_text(creds, "SecretAccessKey").unwrap(), "sec/ret");
-        assert_eq!(xml_text(creds, "AccessKeyId").unwrap(), "ASIA");
-        assert_eq!(xml_text(xml, "Nope"), None);
-        assert_eq!(xml_text("<A/>", "A").as_deref(), Some(""));
-        assert_eq!(xml_text("<AB>x</AB><A>y</A>", "A").as_deref(), Some("y"));
-        assert_eq!(unescape("a &bogus; &#65; &"), "a &bogus; A &");
-        assert_eq!(xml_text("<A>unterminated", "A"), None);
-    }
-
-    #[test]
-    fn splits_urls() {
-        assert_eq!(split_url("https://h:1/p"), Some(("h:1", "/p")));
-        assert_eq!(split_url("https://h"), Some(("h", "")));
-        assert_eq!(split_url("https://"), None);
-        assert_eq!(split_url("h"), None);
-    }
 
     #[test]
     fn cleans_server_text() {

@@ -222,6 +222,117 @@ mod tests {
         }
     }
 
+    const README: &str = include_str!("../README.md");
+
+    /// The `- ITEM` lines under `key:` (quotes removed), or the `- --flag=VALUE` values, of
+    /// provider `name` in the README's configs.
+    fn readme_list(name: &str, key: Option<&str>, flag: Option<&str>) -> Vec<String> {
+        let mut out = Vec::new();
+        let (mut provider, mut under) = (false, false);
+        for line in README.lines() {
+            let trimmed = line.trim();
+            if let Some(p) = trimmed.strip_prefix("- name: ") {
+                provider = p == name;
+                continue;
+            }
+            if trimmed.starts_with("```") {
+                provider = false;
+            }
+            if !provider {
+                continue;
+            }
+            if let Some(item) = trimmed.strip_prefix("- ") {
+                if let Some(value) = flag.and_then(|f| item.strip_prefix(f)) {
+                    out.push(value.to_owned());
+                } else if under {
+                    out.push(item.trim_matches('"').to_owned());
+                }
+            } else {
+                under = key.is_some_and(|k| trimmed == format!("{k}:"));
+            }
+        }
+        out
+    }
+
+    /// A region of the partition a pattern's suffix belongs to.
+    fn region_for(pattern: &str) -> &'static str {
+        [
+            (".amazonaws.com.cn", "cn-north-1"),
+            (".amazonwebservices.com.cn", "cn-northwest-1"),
+            (".amazonaws.eu", "eusc-de-east-1"),
+            (".sc2s.sgov.gov", "us-isob-east-1"),
+            (".c2s.ic.gov", "us-iso-east-1"),
+            (".cloud.adc-e.uk", "eu-isoe-west-1"),
+            (".csp.hci.ic.gov", "us-isof-south-1"),
+        ]
+        .into_iter()
+        .find(|(suffix, _)| pattern.ends_with(suffix))
+        .map_or("us-west-2", |(_, region)| region)
+    }
+
+    /// Whether `host` matches a host glob (`*` is one whole label), the kubelet's rule.
+    fn glob_matches(pattern: &str, host: &str) -> bool {
+        credential_provider_sdk::protocol::matching::urls_match(pattern, host)
+    }
+
+    #[test]
+    fn readme_patterns_match_the_classifier() {
+        for provider in ["ecr-credential-provider", "ecr-credential-provider-irsa"] {
+            let patterns = readme_list(provider, Some("matchImages"), None);
+            // EKS's own list (nodeadm's `ecrMatchImages`), 13 patterns.
+            assert_eq!(patterns.len(), 13, "{provider}: {patterns:?}");
+            assert_eq!(
+                readme_list(provider, None, Some("--allow-auth-key=")),
+                patterns,
+                "{provider}: --allow-auth-key repeats matchImages"
+            );
+            let allowed = readme_list(provider, None, Some("--allow-http="));
+            for pattern in &patterns {
+                let region = region_for(pattern);
+                let host = pattern
+                    .replacen('*', "123456789012", 1)
+                    .replacen('*', region, 1);
+                assert!(
+                    glob_matches(pattern, &format!("{host}/team/app")),
+                    "{pattern} matches {host}"
+                );
+                let endpoint = match classify(&host) {
+                    Registry::Public => ECR_PUBLIC_ENDPOINT.to_owned(),
+                    Registry::Private {
+                        region: Some(found),
+                        fips,
+                    } => {
+                        assert_eq!(found, region, "{host}");
+                        assert_eq!(fips, pattern.contains("-fips"), "{host}");
+                        ecr_endpoint(region, fips)
+                    }
+                    other => panic!("{pattern}: the classifier reads {host} as {other:?}"),
+                };
+                let endpoint_host = endpoint.trim_start_matches("https://");
+                assert!(
+                    allowed.iter().any(|a| glob_matches(a, endpoint_host)),
+                    "{provider}: {endpoint_host} (for {pattern}) is in --allow-http {allowed:?}"
+                );
+            }
+            // Every host shape the classifier accepts is matched by some pattern.
+            let covered = |host: &str| patterns.iter().any(|p| glob_matches(p, host));
+            for public in PUBLIC_HOSTS {
+                assert!(covered(public), "{provider}: {public}");
+            }
+            for suffix in PRIVATE_SUFFIXES {
+                let region = region_for(&format!(".{suffix}"));
+                let shapes = [
+                    format!("123456789012.dkr.ecr.{region}.{suffix}"),
+                    format!("123456789012.dkr-ecr.{region}.{suffix}"),
+                ];
+                assert!(
+                    shapes.iter().any(|h| covered(h)),
+                    "{provider}: no pattern for .{suffix}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn takes_the_host_of_an_image() {
         assert_eq!(

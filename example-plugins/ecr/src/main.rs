@@ -23,10 +23,12 @@ mod aws;
 mod hosts;
 mod sigv4;
 mod time;
+mod xml;
 
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use credential_provider_sdk::args::{Arg, Args};
 use credential_provider_sdk::{
     ApiVersion, CacheKeyType, GoDuration, Request, Response, ResponseExt,
 };
@@ -95,8 +97,29 @@ fn cache_duration(expires_at: Option<f64>, now: SystemTime) -> Result<Option<GoD
     )))
 }
 
+/// Checks the guest arguments as the real plugin's cobra command does: positional arguments
+/// (the customary `get-credentials`) are accepted and ignored; it defines no options.
+fn check_args(args: Args) -> Result<(), String> {
+    let mut args = args;
+    while let Some(arg) = args.next()? {
+        match arg {
+            Arg::Positional(_) => {}
+            other => {
+                return Err(format!(
+                    "{} (the plugin takes no options; configure it with --env)",
+                    other.unexpected()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
-    // Positional arguments (`get-credentials`) are accepted and ignored, as by the real plugin.
+    if let Err(err) = check_args(Args::from_env()) {
+        eprintln!("error: {err}");
+        return ExitCode::FAILURE;
+    }
     let env = |name: &str| std::env::var(name).ok();
     let send = |request: &credential_provider_sdk::http::Request| request.clone().send();
     let aws = Aws::new(&env, &send, SystemTime::now());
@@ -110,6 +133,7 @@ mod tests {
     use credential_provider_sdk::http::{
         HttpError, Request as HttpRequest, Response as HttpResponse,
     };
+    use sigv4::{Scope, Signable, SigningKeys};
     use std::cell::RefCell;
     use std::collections::HashMap;
 
@@ -473,6 +497,64 @@ mod tests {
             "{err}"
         );
         assert!(!err.contains("jwt-secret"));
+    }
+
+    #[test]
+    fn arguments_are_positional_only() {
+        assert_eq!(check_args(Args::new(["get-credentials", "extra"])), Ok(()));
+        assert_eq!(check_args(Args::new(["--", "--region"])), Ok(()));
+        let err = check_args(Args::new(["get-credentials", "--region=us-east-1"])).unwrap_err();
+        assert!(err.starts_with("unknown option --region"), "{err}");
+        assert!(check_args(Args::new(["-v"])).is_err());
+    }
+
+    #[test]
+    fn signs_the_host_the_request_carries() {
+        // An endpoint written with the default port and capitals: the wire `host` is
+        // `localhost`, and the signature must cover that, not the text as written.
+        let env = [
+            KEYS[0],
+            KEYS[1],
+            ("AWS_ENDPOINT_URL_ECR", "https://LocalHost:443"),
+        ];
+        let (_, sent) = run(&request(&format!("{PRIVATE}/x")), &env, |_| {
+            Ok(ecr_ok(serde_json::json!(NOW + 3600)))
+        });
+        let target = credential_provider_sdk::http::Target::parse(&sent[0].url).unwrap();
+        assert_eq!(target.authority, "localhost");
+        let scope = Scope {
+            region: "us-west-2",
+            service: "ecr",
+            amz_date: "20260101T000000Z",
+            content_sha256_header: false,
+        };
+        let added = sigv4::sign(
+            &Signable {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: &[
+                    ("host".into(), "localhost".into()),
+                    ("content-type".into(), "application/x-amz-json-1.1".into()),
+                    (
+                        "x-amz-target".into(),
+                        "AmazonEC2ContainerRegistry_V20150921.GetAuthorizationToken".into(),
+                    ),
+                ],
+                body: b"{}",
+            },
+            &scope,
+            &SigningKeys {
+                access_key_id: KEYS[0].1.into(),
+                secret_access_key: KEYS[1].1.into(),
+                session_token: None,
+            },
+        );
+        let expected = added
+            .iter()
+            .find(|(n, _)| n == "authorization")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(header(&sent[0], "authorization"), expected);
     }
 
     #[test]

@@ -4,11 +4,15 @@
 //!
 //! Guest arguments (the host's `--arg`), as the real plugin takes them:
 //! - `get-credentials` (required subcommand);
-//! - `--authFlow gcr|dockercfg|dockercfg-url` (default `gcr`);
-//! - `--identity-provider NAME` and `--project-id PROJECT`: enable the workload-identity token
-//!   exchange for requests carrying a service-account token whose service account has the
-//!   annotation `iam.gke.io/enable-wi-image-pull: "true"`;
-//! - `--v=N` (log verbosity; accepted and ignored).
+//! - `--authFlow`/`-a` `gcr|dockercfg|dockercfg-url` (default `gcr`);
+//! - `--identity-provider URL` (needs `--project-id PROJECT`): in the `gcr` flow, requests whose
+//!   service account has the annotation `iam.gke.io/enable-wi-image-pull: "true"` get the
+//!   pod's own identity (the request's service-account token exchanged at STS) and never the
+//!   node's: without a token, or when STS fails, the answer is an empty `auth`;
+//! - `--v`/`-v N` (log verbosity; accepted and ignored).
+//!
+//! in cobra/pflag's grammar (`--name value`, `--name=value`, `-a value`, `-avalue`), read with
+//! the SDK's [`credential_provider_sdk::args`].
 //!
 //! Environment (granted with the host's `--env NAME`):
 //! - `KUBE_SIDECAR_CACHE_TYPE`: `image` (default), `registry` or `global`;
@@ -29,7 +33,10 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use credential_provider_sdk::http::{self, HttpError};
+use base64::Engine as _;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use credential_provider_sdk::args::{Arg, Args};
+use credential_provider_sdk::http::{self, HttpError, Network, Transport};
 use credential_provider_sdk::{
     CacheKeyType, GoDuration, Request, Response, ResponseExt, describe_json_error, registry_of,
 };
@@ -41,8 +48,18 @@ const DEFAULT_METADATA_HOST: &str = "169.254.169.254";
 const STS_TOKEN_URL: &str = "https://sts.googleapis.com/v1/token";
 /// The service-account annotation that opts a workload into workload-identity image pulls.
 const WI_ANNOTATION: &str = "iam.gke.io/enable-wi-image-pull";
-/// The `User-Agent` the real plugin sends to the metadata server.
+/// The `User-Agent` the real plugin sends to the metadata server and to STS.
 const USER_AGENT: &str = "GKE auth-provider-gcp image pull";
+/// The `User-Agent` the real plugin sends to the URL `google-dockercfg-url` names: it sends
+/// that request with no headers of its own, so Go's `net/http` puts its default. Sent here so
+/// the request looks the same on the wire.
+const DOCKERCFG_URL_USER_AGENT: &str = "Go-http-client/1.1";
+/// The `.dockercfg` `auth` field's base64: standard alphabet, padded or not (the real plugin
+/// tries `StdEncoding` when the field ends in `=`, `RawStdEncoding` otherwise).
+const DOCKERCFG_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 /// The username GCR and Artifact Registry expect with an OAuth access token.
 const TOKEN_USERNAME: &str = "_token";
 /// The registries the real plugin answers for, besides the image's own.
@@ -62,6 +79,29 @@ enum AuthFlow {
     DockerCfg,
     /// The instance attribute `google-dockercfg-url`: a URL serving a `.dockercfg` JSON.
     DockerCfgUrl,
+}
+
+impl AuthFlow {
+    /// The flow named by `--authFlow`.
+    fn parse(value: &str) -> Result<AuthFlow, String> {
+        match value {
+            "gcr" => Ok(AuthFlow::Gcr),
+            "dockercfg" => Ok(AuthFlow::DockerCfg),
+            "dockercfg-url" => Ok(AuthFlow::DockerCfgUrl),
+            other => Err(format!(
+                "must be gcr, dockercfg or dockercfg-url, not {other:?}"
+            )),
+        }
+    }
+
+    /// The flag value naming this flow.
+    fn name(self) -> &'static str {
+        match self {
+            AuthFlow::Gcr => "gcr",
+            AuthFlow::DockerCfg => "dockercfg",
+            AuthFlow::DockerCfgUrl => "dockercfg-url",
+        }
+    }
 }
 
 /// Everything the plugin is configured with, from its arguments and environment.
@@ -84,44 +124,16 @@ impl Settings {
         let mut flow = AuthFlow::Gcr;
         let mut identity_provider = None;
         let mut project_id = None;
-        let mut args = args.into_iter();
-        while let Some(arg) = args.next() {
-            let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
-                if subcommand.is_some() {
-                    return Err(format!("unexpected argument {arg:?}"));
-                }
-                subcommand = Some(arg);
-                continue;
-            };
-            let (name, inline) = match flag.split_once('=') {
-                Some((name, value)) => (name, Some(value.to_owned())),
-                None => (flag, None),
-            };
-            let mut value = || {
-                inline
-                    .clone()
-                    .or_else(|| args.next())
-                    .ok_or_else(|| format!("--{name} needs a value"))
-            };
-            match name {
-                "authFlow" => {
-                    flow = match value()?.as_str() {
-                        "gcr" => AuthFlow::Gcr,
-                        "dockercfg" => AuthFlow::DockerCfg,
-                        "dockercfg-url" => AuthFlow::DockerCfgUrl,
-                        other => {
-                            return Err(format!(
-                                "--authFlow must be gcr, dockercfg or dockercfg-url, not {other:?}"
-                            ));
-                        }
-                    }
-                }
-                "identity-provider" => identity_provider = Some(value()?),
-                "project-id" => project_id = Some(value()?),
-                "v" => {
-                    value()?;
-                }
-                other => return Err(format!("unknown flag --{other}")),
+        let mut args = Args::new(args);
+        while let Some(arg) = args.next()? {
+            match arg {
+                Arg::Long("authFlow") | Arg::Short('a') => flow = args.parse(AuthFlow::parse)?,
+                Arg::Long("identity-provider") => identity_provider = Some(args.value()?),
+                Arg::Long("project-id") => project_id = Some(args.value()?),
+                // klog's verbosity, which the real plugin takes as `--v` or `-v`.
+                Arg::Long("v") | Arg::Short('v') => drop(args.value()?),
+                Arg::Positional(word) if subcommand.is_none() => subcommand = Some(word),
+                other => return Err(other.unexpected().into()),
             }
         }
         match subcommand.as_deref() {
@@ -136,6 +148,12 @@ impl Settings {
                     "missing subcommand get-credentials (pass --arg get-credentials)".into(),
                 );
             }
+        }
+        let identity_provider = identity_provider.filter(|p| !p.is_empty());
+        let project_id = project_id.filter(|p| !p.is_empty());
+        if identity_provider.is_some() && project_id.is_none() {
+            // The real plugin's ErrProjectIDRequired.
+            return Err("--project-id is required when --identity-provider is set".into());
         }
         let cache_key_type = match env("KUBE_SIDECAR_CACHE_TYPE")
             .map(|v| v.to_ascii_lowercase())
@@ -184,28 +202,13 @@ impl Settings {
         format!("http://{}/computeMetadata/v1/{path}", self.metadata_host)
     }
 
-    /// The workload-identity audience, when both flags are set.
+    /// The workload-identity audience, when `--identity-provider` (and so `--project-id`) is
+    /// set.
     fn wi_audience(&self) -> Option<String> {
-        match (&self.identity_provider, &self.project_id) {
-            (Some(provider), Some(project)) if !provider.is_empty() && !project.is_empty() => Some(
-                format!("identitynamespace:{project}.svc.id.goog:{provider}"),
-            ),
-            _ => None,
-        }
-    }
-}
-
-/// Sends HTTP requests: the SDK's client in the plugin, a script in unit tests.
-trait Transport {
-    fn send(&self, request: http::Request) -> Result<http::Response, HttpError>;
-}
-
-/// The SDK's client (`wasi:http` under the host).
-struct Sdk;
-
-impl Transport for Sdk {
-    fn send(&self, request: http::Request) -> Result<http::Response, HttpError> {
-        request.send()
+        let (provider, project) = (self.identity_provider.as_ref()?, self.project_id.as_ref()?);
+        Some(format!(
+            "identitynamespace:{project}.svc.id.goog:{provider}"
+        ))
     }
 }
 
@@ -308,6 +311,7 @@ fn sts_token(t: &dyn Transport, audience: &str, subject_token: &str) -> Result<S
         .send(
             http::Request::post(STS_TOKEN_URL)
                 .header("Content-Type", "application/json")
+                .header("User-Agent", USER_AGENT)
                 .body(body.to_string()),
         )
         .map_err(|e| http_failure(what, STS_TOKEN_URL, e))?;
@@ -338,7 +342,9 @@ fn parse_dockercfg(body: &[u8]) -> Result<BTreeMap<String, (String, String)>, Fa
         let (username, password) = if entry.auth.is_empty() {
             (entry.username, entry.password)
         } else {
-            let decoded = base64_decode(&entry.auth)
+            let decoded = DOCKERCFG_BASE64
+                .decode(&entry.auth)
+                .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| bad(format!("the auth of {registry:?} is not base64 text")))?;
             let (u, p) = decoded
@@ -349,31 +355,6 @@ fn parse_dockercfg(body: &[u8]) -> Result<BTreeMap<String, (String, String)>, Fa
         out.insert(registry, (username, password));
     }
     Ok(out)
-}
-
-/// Standard base64 (padding optional); `None` on any other character.
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for c in text.trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-            acc &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 /// The dockercfg flows: the attribute itself, or the URL it names.
@@ -387,7 +368,7 @@ fn dockercfg(
             let url = String::from_utf8_lossy(&url).trim().to_owned();
             let what = format!("google-dockercfg-url {}", origin_and_path(&url));
             let response = t
-                .send(http::Request::get(&url))
+                .send(http::Request::get(&url).header("User-Agent", DOCKERCFG_URL_USER_AGENT))
                 .map_err(|e| http_failure(&what, &url, e))?;
             if response.status != 200 {
                 return Err(Failure::Soft(format!("{what}: status {}", response.status)));
@@ -410,24 +391,19 @@ fn answer(
     let builder = Response::builder(request)
         .cache_key_type(settings.cache_key_type)
         .cache_duration(settings.cache_duration);
-    let wi = settings.wi_audience().zip(
-        request
-            .service_account_token
-            .as_ref()
-            .filter(|t| !t.is_empty()),
-    );
-    let wi = wi.filter(|_| {
-        request
-            .service_account_annotations
-            .get(WI_ANNOTATION)
-            .is_some_and(|v| v == "true")
-    });
-    let result = match (wi, settings.flow) {
-        (Some((audience, token)), _) => {
-            sts_token(t, &audience, token.expose()).map(|token| token_entries(request, &token))
+    let result = match settings.flow {
+        AuthFlow::Gcr => gcr_flow(t, settings, request),
+        other => {
+            if settings.identity_provider.is_some() {
+                // The real plugin's warning: workload identity is a gcr-flow feature.
+                log(&format!(
+                    "--identity-provider has no effect with --authFlow={}; workload identity \
+                     only applies to the gcr flow",
+                    other.name()
+                ));
+            }
+            dockercfg(t, settings)
         }
-        (None, AuthFlow::Gcr) => gcr_token(t, settings).map(|token| token_entries(request, &token)),
-        (None, _) => dockercfg(t, settings),
     };
     match result {
         Ok(entries) => Ok(entries
@@ -446,6 +422,37 @@ fn answer(
     }
 }
 
+/// The gcr flow: the pod's identity when its service account opted into workload identity
+/// (and never the node's then), else the node's service account.
+fn gcr_flow(
+    t: &dyn Transport,
+    settings: &Settings,
+    request: &Request,
+) -> Result<BTreeMap<String, (String, String)>, Failure> {
+    let opted_in = request
+        .service_account_annotations
+        .get(WI_ANNOTATION)
+        .is_some_and(|v| v == "true");
+    let audience = match settings.wi_audience() {
+        Some(audience) if opted_in => audience,
+        _ => return gcr_token(t, settings).map(|token| token_entries(request, &token)),
+    };
+    let token = request
+        .service_account_token
+        .as_ref()
+        .filter(|t| !t.is_empty());
+    let Some(token) = token else {
+        // Fail fast, as the real plugin does: a pod that opted in must not get the node's
+        // identity because its token is missing.
+        return Err(Failure::Soft(
+            "workload identity opted in but the request carries no service-account token; \
+             not falling back to the node's service account"
+                .into(),
+        ));
+    };
+    sts_token(t, &audience, token.expose()).map(|token| token_entries(request, &token))
+}
+
 /// The real plugin's keys, plus the image's registry, all with the token.
 fn token_entries(request: &Request, token: &str) -> BTreeMap<String, (String, String)> {
     GCR_KEYS
@@ -461,7 +468,9 @@ fn main() -> ExitCode {
     credential_provider_sdk::run(|request: &Request| {
         let settings =
             Settings::from_args_and_env(std::env::args().skip(1), |k| std::env::var(k).ok())?;
-        answer(&Sdk, &settings, request, &mut |line| eprintln!("{line}"))
+        answer(&Network, &settings, request, &mut |line| {
+            eprintln!("{line}")
+        })
     })
 }
 
@@ -798,13 +807,158 @@ mod tests {
         );
         assert_eq!(result.unwrap().auth["r.example"].password.expose(), "b");
         let seen = script.seen.borrow();
-        assert!(seen[1].headers.is_empty(), "no metadata header to the URL");
+        // No metadata header to the URL; Go's default User-Agent, as the real plugin sends.
+        assert_eq!(
+            seen[1].headers,
+            [("User-Agent".to_owned(), "Go-http-client/1.1".to_owned())]
+        );
     }
 
     #[test]
-    fn base64_decodes() {
-        assert_eq!(base64_decode("aGVsbG8=").unwrap(), b"hello");
-        assert_eq!(base64_decode("aGk").unwrap(), b"hi");
-        assert!(base64_decode("a!b").is_none());
+    fn dockercfg_auth_is_base64_padded_or_not() {
+        // "robot:pw" padded ("cm9ib3Q6cHc=") and unpadded, as the real plugin reads both.
+        for auth in ["cm9ib3Q6cHc=", "cm9ib3Q6cHc"] {
+            let body = format!(r#"{{"r.example":{{"auth":"{auth}"}}}}"#);
+            let entries = parse_dockercfg(body.as_bytes()).unwrap();
+            assert_eq!(entries["r.example"], ("robot".into(), "pw".into()));
+        }
+        for bad in ["cm9i!3Q6cHc=", "cm9ib3Q6cHc==="] {
+            let body = format!(r#"{{"r.example":{{"auth":"{bad}"}}}}"#);
+            assert!(parse_dockercfg(body.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    fn wi_settings(extra: &[&str]) -> Settings {
+        let mut list = vec![
+            "get-credentials",
+            "--identity-provider=ip",
+            "--project-id=p",
+        ];
+        list.extend_from_slice(extra);
+        Settings::from_args_and_env(args(&list), no_env).unwrap()
+    }
+
+    #[test]
+    fn takes_the_cobra_grammar() {
+        for list in [
+            &["get-credentials", "-a", "dockercfg"][..],
+            &["get-credentials", "-adockercfg"],
+            &["get-credentials", "-a=dockercfg"],
+            &["--authFlow", "dockercfg", "get-credentials"],
+            &[
+                "get-credentials",
+                "-v",
+                "3",
+                "--authFlow=dockercfg",
+                "--v=2",
+            ],
+        ] {
+            let s = Settings::from_args_and_env(args(list), no_env).unwrap();
+            assert_eq!(s.flow, AuthFlow::DockerCfg, "{list:?}");
+        }
+        // pflag reads `-authFlow=gcr` as `-a uthFlow=gcr`, an invalid flow.
+        let err = Settings::from_args_and_env(args(&["get-credentials", "-authFlow=gcr"]), no_env)
+            .unwrap_err();
+        assert!(err.starts_with("-a: must be gcr"), "{err}");
+        let err =
+            Settings::from_args_and_env(args(&["get-credentials", "--v"]), no_env).unwrap_err();
+        assert_eq!(err, "--v needs a value");
+    }
+
+    #[test]
+    fn identity_provider_needs_a_project() {
+        let err = Settings::from_args_and_env(
+            args(&["get-credentials", "--identity-provider=ip"]),
+            no_env,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "--project-id is required when --identity-provider is set"
+        );
+        // An empty --identity-provider is no identity provider.
+        let s =
+            Settings::from_args_and_env(args(&["get-credentials", "--identity-provider="]), no_env)
+                .unwrap();
+        assert_eq!(s.wi_audience(), None);
+    }
+
+    #[test]
+    fn opted_in_without_a_token_gets_nothing_not_the_node_account() {
+        let mut request = wi_request(Some("true"));
+        request.service_account_token = None;
+        // The script has no routes: any request (to the metadata server or STS) panics.
+        let script = Script::new(Vec::new());
+        let (result, lines) = run(&script, &wi_settings(&[]), &request);
+        assert!(result.unwrap().auth.is_empty());
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("no service-account token") && lines[0].contains("empty auth"),
+            "{}",
+            lines[0]
+        );
+        assert!(script.seen.borrow().is_empty());
+        request.service_account_token = Some(Secret::new(""));
+        let (result, _) = run(&script, &wi_settings(&[]), &request);
+        assert!(result.unwrap().auth.is_empty());
+        assert!(script.seen.borrow().is_empty());
+    }
+
+    #[test]
+    fn workload_identity_is_for_the_gcr_flow_only() {
+        let script = Script::new(vec![(
+            "http://169.254.169.254/computeMetadata/v1/instance/attributes/google-dockercfg",
+            Ok((200, r#"{"r.example":{"username":"u","password":"p"}}"#)),
+        )]);
+        let (result, lines) = run(
+            &script,
+            &wi_settings(&["--authFlow=dockercfg"]),
+            &wi_request(Some("true")),
+        );
+        assert_eq!(result.unwrap().auth["r.example"].password.expose(), "p");
+        let seen = script.seen.borrow();
+        assert_eq!(seen.len(), 1, "no STS exchange");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains("--identity-provider has no effect"),
+            "{}",
+            lines[0]
+        );
+    }
+
+    #[test]
+    fn every_request_carries_the_real_user_agent() {
+        let ua = |r: &http::Request| {
+            r.headers
+                .iter()
+                .find(|(n, _)| n == "User-Agent")
+                .map(|(_, v)| v.clone())
+        };
+        let script = Script::new(vec![(
+            STS_TOKEN_URL,
+            Ok((200, r#"{"access_token":"ya29.wi","expires_in":3600}"#)),
+        )]);
+        run(&script, &wi_settings(&[]), &wi_request(Some("true")))
+            .0
+            .unwrap();
+        let script_node = Script::new(vec![
+            (TOKEN_URL, Ok((200, r#"{"access_token":"ya29.node"}"#))),
+            (EMAIL_URL, Ok((200, "sa@p.iam.gserviceaccount.com"))),
+        ]);
+        run(
+            &script_node,
+            &gcr_settings(),
+            &Request::new(ApiVersion::V1, "gcr.io/p/a"),
+        )
+        .0
+        .unwrap();
+        for r in script
+            .seen
+            .borrow()
+            .iter()
+            .chain(script_node.seen.borrow().iter())
+        {
+            assert_eq!(ua(r).as_deref(), Some(USER_AGENT), "{}", r.url);
+        }
     }
 }

@@ -13,6 +13,7 @@
 
 use std::process::ExitCode;
 
+use credential_provider_sdk::args::{Arg, Args};
 use credential_provider_sdk::{
     CacheKeyType, GoDuration, Request, Response, ResponseExt, registry_of,
 };
@@ -35,23 +36,21 @@ impl Settings {
         let mut registry = None;
         let mut cache_key_type = CacheKeyType::Registry;
         let mut cache_duration = None;
-        let mut args = args.into_iter();
-        while let Some(flag) = args.next() {
-            let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-            match flag.as_str() {
-                "--registry" => registry = Some(value()?),
-                "--cache-key-type" => {
-                    let v = value()?;
-                    cache_key_type = CacheKeyType::from_wire(&v).ok_or_else(|| {
-                        format!("--cache-key-type must be Image, Registry or Global, not {v:?}")
+        let mut args = Args::new(args);
+        while let Some(arg) = args.next()? {
+            match arg {
+                Arg::Long("registry") => registry = Some(args.value()?),
+                Arg::Long("cache-key-type") => {
+                    cache_key_type = args.parse(|v| {
+                        CacheKeyType::from_wire(v)
+                            .ok_or_else(|| format!("must be Image, Registry or Global, not {v:?}"))
                     })?;
                 }
-                "--cache-duration" => {
-                    let v = value()?;
+                Arg::Long("cache-duration") => {
                     cache_duration =
-                        Some(GoDuration::parse(&v).map_err(|e| format!("--cache-duration: {e}"))?);
+                        Some(args.parse(|v| GoDuration::parse(v).map_err(|e| e.to_string()))?);
                 }
-                other => return Err(format!("unknown argument {other:?}")),
+                other => return Err(other.unexpected().into()),
             }
         }
         let username = env("REGISTRY_USERNAME")
@@ -146,6 +145,13 @@ mod tests {
         assert!(Settings::from_args_and_env(args(&["--cache-duration", "1d"]), env).is_err());
         assert!(Settings::from_args_and_env(args(&["--bogus"]), env).is_err());
         assert!(Settings::from_args_and_env(args(&["--registry"]), env).is_err());
+        assert!(Settings::from_args_and_env(args(&["stray"]), env).is_err());
+        assert_eq!(
+            Settings::from_args_and_env(args(&["--cache-key-type=registry"]), env).unwrap_err(),
+            "--cache-key-type: must be Image, Registry or Global, not \"registry\""
+        );
+        let s = Settings::from_args_and_env(args(&["--registry=*.example"]), env).unwrap();
+        assert_eq!(s.registry.as_deref(), Some("*.example"));
         let err = Settings::from_args_and_env(args(&[]), |_| None).unwrap_err();
         assert!(err.contains("REGISTRY_USERNAME"));
     }

@@ -2,9 +2,15 @@
 //!
 //! On `wasm32-wasip2` it speaks `wasi:http/outgoing-handler`: the host checks every request
 //! against the operator's `--allow-http` list and refuses the rest with
-//! [`HttpError::Denied`]. Natively (plugin unit tests) it speaks plain HTTP/1.1 over
-//! `std::net`, `http://` only, so tests can run against a local server. On `wasm32-wasip1`
+//! [`HttpError::Denied`]. Natively (plugin unit tests) it speaks plain HTTP/1.1 through
+//! hyper, `http://` only, so tests can run against a local server. On `wasm32-wasip1`
 //! (a core module, which has no network) every request fails with [`HttpError::Unsupported`].
+//!
+//! Both network builds put the same bytes on the wire for the same request: `host`, then the
+//! request's fields (names lowercased, in order), then `content-length` for a body of known
+//! length (every body here has one), never chunked transfer coding. The SDK owns framing: a
+//! `Content-Length` or `Transfer-Encoding` the plugin sets is replaced, and fields only the
+//! transport may set (`host`, `connection`, ...) are refused with [`HttpError::InvalidHeader`].
 //!
 //! Redirects are not followed: a 3xx response is returned as is, and following it is a new
 //! request, checked by the host again.
@@ -35,6 +41,8 @@ pub enum HttpError {
     Denied(String),
     /// The URL is not an absolute `http://` or `https://` URL.
     InvalidUrl(String),
+    /// A header field the plugin may not set (`host`, `connection`, ...) or cannot be sent.
+    InvalidHeader(String),
     /// The response body is larger than the host allows.
     BodyTooLarge,
     /// Connecting or waiting for the response took too long.
@@ -55,6 +63,7 @@ impl std::fmt::Display for HttpError {
         match self {
             HttpError::Denied(why) => write!(f, "request denied by the host's policy ({why})"),
             HttpError::InvalidUrl(why) => write!(f, "invalid URL: {why}"),
+            HttpError::InvalidHeader(why) => write!(f, "invalid header: {why}"),
             HttpError::BodyTooLarge => write!(f, "response body exceeds the host's limit"),
             HttpError::Timeout => write!(f, "request timed out"),
             HttpError::Transport(why) => write!(f, "request failed: {why}"),
@@ -127,8 +136,25 @@ impl Request {
 
     /// Sends the request and reads the whole response.
     pub fn send(self) -> Result<Response, HttpError> {
-        let url = Url::parse(&self.url)?;
-        send(&self, &url)
+        let target = Target::parse(&self.url)?;
+        send(&self, &target)
+    }
+}
+
+/// What sends a plugin's requests: [`Network`] in the plugin, a scripted fake in its unit
+/// tests, so the plugin's logic is tested without a server.
+pub trait Transport {
+    /// Sends `request` and reads the whole response.
+    fn send(&self, request: Request) -> Result<Response, HttpError>;
+}
+
+/// The real client: [`Request::send`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Network;
+
+impl Transport for Network {
+    fn send(&self, request: Request) -> Result<Response, HttpError> {
+        request.send()
     }
 }
 
@@ -178,58 +204,55 @@ impl Response {
     }
 }
 
-/// An absolute URL split the way requests need it.
+/// Where a request goes, as both transports put it on the wire: the scheme, the `host` field
+/// (`host[:port]`, the port only when it is not the scheme's default) and the request target
+/// (path and query, percent-encoded as the URL standard says, at least `/`).
+///
+/// A signature over the request (SigV4) must cover exactly these values; take them from here
+/// rather than from the URL text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Url {
-    https: bool,
-    /// `host[:port]` as written.
-    authority: String,
+pub struct Target {
+    /// `https://` rather than `http://`.
+    pub https: bool,
+    /// The `host` header field: `host[:port]`, IPv6 literals in brackets.
+    pub authority: String,
     /// Path and query, at least `/`.
-    path_and_query: String,
+    pub path_and_query: String,
 }
 
-impl Url {
-    fn parse(url: &str) -> Result<Url, HttpError> {
+impl Target {
+    /// Parses an absolute `http://` or `https://` URL (the `url` crate, WHATWG rules); user
+    /// info is refused and a fragment dropped.
+    pub fn parse(url: &str) -> Result<Target, HttpError> {
         let invalid = |why: &str| HttpError::InvalidUrl(why.to_owned());
-        let (scheme, rest) = url.split_once("://").ok_or_else(|| invalid("no scheme"))?;
-        let https = match scheme.to_ascii_lowercase().as_str() {
+        let parsed = url::Url::parse(url).map_err(|e| HttpError::InvalidUrl(e.to_string()))?;
+        let https = match parsed.scheme() {
             "https" => true,
             "http" => false,
             _ => return Err(invalid("scheme must be http or https")),
         };
-        let rest = rest.split('#').next().unwrap_or(rest);
-        let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, path) = rest.split_at(end);
-        if authority.is_empty() || authority.contains('@') {
-            return Err(invalid("bad host"));
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(invalid("user information in the URL"));
         }
-        let path_and_query = match path {
-            "" => "/".to_owned(),
-            p if p.starts_with('?') => format!("/{p}"),
-            p => p.to_owned(),
+        let host = parsed.host_str().ok_or_else(|| invalid("no host"))?;
+        let authority = match parsed.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
         };
-        Ok(Url {
+        let path_and_query = match parsed.query() {
+            Some(query) => format!("{}?{query}", parsed.path()),
+            None => parsed.path().to_owned(),
+        };
+        Ok(Target {
             https,
-            authority: authority.to_owned(),
+            authority,
             path_and_query,
         })
     }
-
-    /// Resolves a `Location` header against this URL (absolute, or absolute-path).
-    fn join(&self, location: &str) -> Result<String, HttpError> {
-        if location.contains("://") {
-            return Ok(location.to_owned());
-        }
-        if location.starts_with('/') {
-            let scheme = if self.https { "https" } else { "http" };
-            return Ok(format!("{scheme}://{}{location}", self.authority));
-        }
-        Err(HttpError::InvalidUrl("relative Location".into()))
-    }
 }
 
-/// The URL a redirect response points to (absolute or absolute-path `Location`), resolved
-/// against the request's URL; `None` if `response` is not a redirect.
+/// The URL a redirect response points to (`Location`, absolute or relative), resolved against
+/// the request's URL; `None` if `response` is not a redirect.
 pub fn redirect_target(
     request_url: &str,
     response: &Response,
@@ -238,19 +261,20 @@ pub fn redirect_target(
         return None;
     }
     let location = response.header("location")?;
-    Some(Url::parse(request_url).and_then(|u| u.join(location)))
+    Some(
+        url::Url::parse(request_url)
+            .and_then(|base| base.join(location))
+            .map(String::from)
+            .map_err(|e| HttpError::InvalidUrl(format!("Location: {e}"))),
+    )
 }
 
 /// The `Content-Length` a request is sent with: its body's length when it has a body or its
-/// method defines one (`POST`, `PUT`, `PATCH`), none for a bodiless `GET`, `HEAD`, `DELETE` or
-/// `OPTIONS` (RFC 9110, 8.6).
-#[cfg_attr(
-    not(all(target_os = "wasi", target_env = "p2")),
-    allow(
-        dead_code,
-        reason = "only the wasi:http transport frames bodies itself"
-    )
-)]
+/// method defines one (`POST`, `PUT`, `PATCH`), none for a bodiless `GET`, `HEAD`, `DELETE`,
+/// `OPTIONS` (RFC 9110, 8.6). This is Go's `net/http` rule (`shouldSendContentLength`), which
+/// the vendors' plugins send with. Without a length the request has no body at all: never
+/// chunked transfer coding, which some front ends refuse (`411 Length Required`) and others
+/// read as an empty body.
 fn content_length(request: &Request) -> Option<usize> {
     let has_body_semantics = matches!(
         request.method.to_ascii_uppercase().as_str(),
@@ -259,18 +283,56 @@ fn content_length(request: &Request) -> Option<usize> {
     (has_body_semantics || !request.body.is_empty()).then_some(request.body.len())
 }
 
+/// Header fields only the transport sets (wasmtime-wasi-http's `DEFAULT_FORBIDDEN_HEADERS`,
+/// less the two framing fields, which [`wire_fields`] replaces): refused on every build, so a
+/// request that works natively works under the host.
+const TRANSPORT_FIELDS: [&str; 7] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "upgrade",
+    "host",
+];
+
+/// The header fields a request goes out with after `host` (which both transports put first):
+/// the request's own fields, names lowercased, in order, less any `content-length` or
+/// `transfer-encoding` (the SDK frames the body), then `content-length` when
+/// [`content_length`] gives one. Both transports send exactly these, in this order.
+fn wire_fields(request: &Request) -> Result<Vec<(String, String)>, HttpError> {
+    let mut fields = Vec::with_capacity(request.headers.len() + 1);
+    for (name, value) in &request.headers {
+        let name = name.to_ascii_lowercase();
+        if TRANSPORT_FIELDS.contains(&name.as_str()) {
+            return Err(HttpError::InvalidHeader(format!(
+                "{name} is set by the transport, not the plugin"
+            )));
+        }
+        if name != "content-length" && name != "transfer-encoding" {
+            fields.push((name, value.clone()));
+        }
+    }
+    if let Some(length) = content_length(request) {
+        fields.push(("content-length".to_owned(), length.to_string()));
+    }
+    Ok(fields)
+}
+
 #[cfg(all(target_os = "wasi", target_env = "p2"))]
-fn send(request: &Request, url: &Url) -> Result<Response, HttpError> {
-    wasi::send(request, url)
+fn send(request: &Request, target: &Target) -> Result<Response, HttpError> {
+    wasi::send(request, target)
 }
 
 #[cfg(not(target_os = "wasi"))]
-fn send(request: &Request, url: &Url) -> Result<Response, HttpError> {
-    native::send(request, url)
+fn send(request: &Request, target: &Target) -> Result<Response, HttpError> {
+    native::send(request, target)
 }
 
 #[cfg(all(target_os = "wasi", not(target_env = "p2")))]
-fn send(_request: &Request, _url: &Url) -> Result<Response, HttpError> {
+fn send(request: &Request, _target: &Target) -> Result<Response, HttpError> {
+    // The same checks as the network builds, so a request is refused the same way everywhere.
+    wire_fields(request)?;
     Err(HttpError::Unsupported)
 }
 
@@ -279,29 +341,111 @@ mod tests {
     use super::*;
 
     #[test]
-    fn urls_split() {
-        let u = Url::parse("https://h.example:8443/a/b?x=1#frag").unwrap();
-        assert!(u.https);
-        assert_eq!(u.authority, "h.example:8443");
-        assert_eq!(u.path_and_query, "/a/b?x=1");
-        assert_eq!(Url::parse("http://h?q").unwrap().path_and_query, "/?q");
-        assert!(Url::parse("ftp://h/").is_err());
-        assert!(Url::parse("h/x").is_err());
-        assert!(Url::parse("http://u@h/").is_err());
+    fn targets_are_what_goes_on_the_wire() {
+        let t = Target::parse("https://h.example:8443/a/b?x=1#frag").unwrap();
+        assert!(t.https);
+        assert_eq!(t.authority, "h.example:8443");
+        assert_eq!(t.path_and_query, "/a/b?x=1");
+        assert_eq!(Target::parse("http://h?q").unwrap().path_and_query, "/?q");
+        // The scheme's default port is not part of `host`; names are lowercased; the path is
+        // percent-encoded and dot segments resolved.
+        let t = Target::parse("HTTPS://API.Example:443/a b/../c").unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.path_and_query.as_str()),
+            ("api.example", "/c")
+        );
+        assert_eq!(
+            Target::parse("http://[::1]:81/").unwrap().authority,
+            "[::1]:81"
+        );
+        for bad in [
+            "ftp://h/",
+            "h/x",
+            "http://u@h/",
+            "http://u:p@h/",
+            "http://:80/",
+            "",
+        ] {
+            assert!(Target::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
     fn redirects_resolve() {
-        let r = Response {
+        let redirect = |location: &str| Response {
             status: 302,
-            headers: vec![("location".into(), "/next".into())],
+            headers: vec![("location".into(), location.into())],
             body: Vec::new(),
         };
+        let base = "http://a.example:81/x/y";
         assert_eq!(
-            redirect_target("http://a.example:81/x", &r)
-                .unwrap()
-                .unwrap(),
+            redirect_target(base, &redirect("/next")).unwrap().unwrap(),
             "http://a.example:81/next"
         );
+        assert_eq!(
+            redirect_target(base, &redirect("z?q=1")).unwrap().unwrap(),
+            "http://a.example:81/x/z?q=1"
+        );
+        assert_eq!(
+            redirect_target(base, &redirect("https://b.example/"))
+                .unwrap()
+                .unwrap(),
+            "https://b.example/"
+        );
+        let ok = Response {
+            status: 200,
+            ..redirect("/next")
+        };
+        assert!(redirect_target(base, &ok).is_none());
+    }
+
+    fn fields(method: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<(String, String)> {
+        let mut request = Request::new(method, "http://h/").body(body.to_vec());
+        for (n, v) in headers {
+            request = request.header(n, v);
+        }
+        wire_fields(&request).unwrap()
+    }
+
+    #[test]
+    fn bodies_are_framed_with_content_length_only() {
+        let cl = |n: &str| ("content-length".to_owned(), n.to_owned());
+        assert_eq!(fields("POST", &[], b"{}"), [cl("2")]);
+        assert_eq!(fields("post", &[], b""), [cl("0")]);
+        assert_eq!(fields("PUT", &[], b""), [cl("0")]);
+        assert_eq!(fields("DELETE", &[], b"x"), [cl("1")]);
+        for bodiless in ["GET", "HEAD", "DELETE", "OPTIONS"] {
+            assert_eq!(fields(bodiless, &[], b""), [], "{bodiless}");
+        }
+        // The plugin's own framing fields are replaced, its other fields kept in order with
+        // their names lowercased.
+        assert_eq!(
+            fields(
+                "POST",
+                &[
+                    ("Content-Type", "a/b"),
+                    ("Transfer-Encoding", "chunked"),
+                    ("Content-Length", "99"),
+                    ("X-Amz-Target", "T"),
+                ],
+                b"abc"
+            ),
+            [
+                ("content-type".to_owned(), "a/b".to_owned()),
+                ("x-amz-target".to_owned(), "T".to_owned()),
+                cl("3")
+            ]
+        );
+    }
+
+    #[test]
+    fn transport_fields_are_refused() {
+        for name in ["Host", "connection", "Upgrade", "proxy-authorization"] {
+            let request = Request::get("http://h/").header(name, "x");
+            assert!(
+                matches!(wire_fields(&request), Err(HttpError::InvalidHeader(_))),
+                "{name}"
+            );
+        }
     }
 }

@@ -6,25 +6,19 @@ use wasip2::http::types::{
 };
 use wasip2::io::streams::StreamError;
 
-use super::{HttpError, Request, Response, Url};
+use super::{HttpError, Request, Response, Target};
 
 /// Largest chunk read or written in one call.
 const CHUNK: u64 = 64 * 1024;
 
-pub(super) fn send(request: &Request, url: &Url) -> Result<Response, HttpError> {
-    let mut entries: Vec<(String, Vec<u8>)> = request
-        .headers
-        .iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
+pub(super) fn send(request: &Request, target: &Target) -> Result<Response, HttpError> {
+    // The host puts `host` first, then these fields in this order (see `wire_fields`).
+    let entries: Vec<(String, Vec<u8>)> = super::wire_fields(request)?
+        .into_iter()
+        .map(|(name, value)| (name, value.into_bytes()))
         .collect();
-    // The body's length is known: frame it with Content-Length, as every cloud SDK does, never
-    // with chunked transfer coding (which some front ends refuse and others read as empty).
-    if let Some(length) = super::content_length(request) {
-        entries.retain(|(name, _)| name != "content-length" && name != "transfer-encoding");
-        entries.push(("content-length".to_owned(), length.to_string().into_bytes()));
-    }
-    let headers = Fields::from_list(&entries)
-        .map_err(|e| HttpError::InvalidUrl(format!("invalid header: {e:?}")))?;
+    let headers =
+        Fields::from_list(&entries).map_err(|e| HttpError::InvalidHeader(format!("{e:?}")))?;
     let outgoing = OutgoingRequest::new(headers);
     let method = match request.method.to_ascii_uppercase().as_str() {
         "GET" => Method::Get,
@@ -38,7 +32,7 @@ pub(super) fn send(request: &Request, url: &Url) -> Result<Response, HttpError> 
     };
     let bad = |what: &str| HttpError::InvalidUrl(what.to_owned());
     outgoing.set_method(&method).map_err(|()| bad("method"))?;
-    let scheme = if url.https {
+    let scheme = if target.https {
         Scheme::Https
     } else {
         Scheme::Http
@@ -47,16 +41,26 @@ pub(super) fn send(request: &Request, url: &Url) -> Result<Response, HttpError> 
         .set_scheme(Some(&scheme))
         .map_err(|()| bad("scheme"))?;
     outgoing
-        .set_authority(Some(&url.authority))
+        .set_authority(Some(&target.authority))
         .map_err(|()| bad("host"))?;
     outgoing
-        .set_path_with_query(Some(&url.path_and_query))
+        .set_path_with_query(Some(&target.path_and_query))
         .map_err(|()| bad("path"))?;
-    let body = outgoing
-        .body()
-        .map_err(|()| HttpError::Transport("no request body".into()))?;
+    // A request without a length has no body at all: an opened body stream would make hyper
+    // frame it as chunked (it does for every method but GET and HEAD).
+    let body = match super::content_length(request) {
+        Some(_) => Some(
+            outgoing
+                .body()
+                .map_err(|()| HttpError::Transport("no request body".into()))?,
+        ),
+        None => None,
+    };
     let future = outgoing_handler::handle(outgoing, None).map_err(map_code)?;
-    let sent = write_body(body, &request.body);
+    let sent = match body {
+        Some(body) => write_body(body, &request.body),
+        None => Ok(()),
+    };
 
     future.subscribe().block();
     let outcome = future.get();

@@ -57,22 +57,64 @@ pub struct Inspection {
     pub wasi_versions: BTreeSet<String>,
     /// The top-level imports; `None` for precompiled code (not parsed).
     pub imports: Option<Vec<ImportInfo>>,
+    /// Why the module cannot run here beyond an unknown import, one sentence each (a core
+    /// module importing `wasi:http`).
+    pub refusals: Vec<String>,
 }
+
+/// What a core module (wasm32-wasip1) gets on the network: nothing. The host links
+/// `wasi:http` for components only.
+const CORE_MODULE_NETWORK: &str = "none: core modules (wasm32-wasip1) get no wasi:http, so HTTP \
+    requests (the SDK client's) fail at run time; build for wasm32-wasip2 to send any";
 
 /// Runs `inspect`.
 pub fn main(args: &InspectArgs) -> ExitCode {
     match inspect(&args.module) {
         Ok(inspection) => {
             let _ = std::io::stdout().write_all(render(&inspection).as_bytes());
-            let missing = inspection
-                .imports
-                .iter()
-                .flatten()
-                .any(|i| i.capability.grant().0 == Grant::Missing);
-            ExitCode::from(if missing { EXIT_NO } else { EXIT_YES })
+            ExitCode::from(if inspection.runnable() {
+                EXIT_YES
+            } else {
+                EXIT_NO
+            })
         }
         Err(message) => usage_error("inspect", &message, EXIT_USAGE),
     }
+}
+
+impl Inspection {
+    /// Whether the host would start the module: it imports nothing the host does not link and
+    /// nothing the host refuses for its format.
+    pub fn runnable(&self) -> bool {
+        let missing = self
+            .imports
+            .iter()
+            .flatten()
+            .any(|i| i.capability.grant().0 == Grant::Missing);
+        !missing && self.refusals.is_empty()
+    }
+}
+
+/// The `wasi:http` interfaces a core module imports, each as a sentence saying why it cannot
+/// run: a wasip1 build of code that speaks wasi:http (bindings for the component model linked
+/// into a core module) would only fail at start-up, with a less helpful message.
+fn core_module_refusals(imports: &[ImportInfo]) -> Vec<String> {
+    let mut interfaces: Vec<&str> = imports
+        .iter()
+        .filter_map(|i| i.name.split("::").next())
+        .filter(|module| module.starts_with("wasi:http/"))
+        .collect();
+    interfaces.dedup();
+    interfaces
+        .into_iter()
+        .map(|interface| {
+            format!(
+                "a core module (wasm32-wasip1) importing {interface}: core modules get no \
+                 network (wasi:http is linked for components only); build the plugin for \
+                 wasm32-wasip2"
+            )
+        })
+        .collect()
 }
 
 /// Reads and inspects the module at `path`.
@@ -92,6 +134,10 @@ pub fn inspect(path: &Path) -> Result<Inspection, String> {
             (None, BTreeSet::new())
         }
     };
+    let refusals = match (&module.format, &imports) {
+        (ModuleFormat::CoreModule, Some(imports)) => core_module_refusals(imports),
+        _ => Vec::new(),
+    };
     Ok(Inspection {
         path: path.to_owned(),
         format: module.format,
@@ -99,6 +145,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, String> {
         sha256: module.digest.to_string(),
         wasi_versions,
         imports,
+        refusals,
     })
 }
 
@@ -140,6 +187,8 @@ pub fn top_level_imports(bytes: &[u8]) -> Result<Vec<ImportInfo>, wasmparser::Bi
 /// `wasi_snapshot_preview1`, `preview0 (wasi_unstable)` for the oldest.
 fn wasi_version(import: &str) -> Option<String> {
     if let Some(rest) = import.strip_prefix("wasi:") {
+        // A core module's import is `interface@version::function`.
+        let rest = rest.split("::").next().unwrap_or(rest);
         return rest
             .split_once('@')
             .map(|(_, v)| format!("0.2 (preview 2) @{v}"));
@@ -189,6 +238,12 @@ pub fn render(inspection: &Inspection) -> String {
             capability.grant().1
         ));
     }
+    if inspection.format == ModuleFormat::CoreModule {
+        out.push_str(&format!("network: {CORE_MODULE_NETWORK}\n"));
+    }
+    for refusal in &inspection.refusals {
+        out.push_str(&format!("NOT RUNNABLE: {refusal}\n"));
+    }
     out.push_str("imports:\n");
     for import in imports {
         out.push_str(&format!(
@@ -237,6 +292,61 @@ mod tests {
         let path = test_artifacts::guest("read_files", test_artifacts::Target::P1);
         let text = render(&inspect(&path).unwrap());
         assert!(text.contains("filesystem   NOT GRANTED"), "{text}");
+    }
+
+    #[test]
+    fn a_core_module_importing_http_is_not_runnable_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("http-p1.wasm");
+        let module = wat::parse_str(
+            r#"(module
+                (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))
+                (import "wasi:http/outgoing-handler@0.2.6" "handle" (func (param i32)))
+                (import "wasi:http/types@0.2.6" "[constructor]fields" (func (result i32)))
+                (import "wasi:http/types@0.2.6" "[method]fields.append" (func (param i32)))
+                (memory (export "memory") 1)
+                (func (export "_start")))"#,
+        )
+        .unwrap();
+        std::fs::write(&path, module).unwrap();
+        let inspection = inspect(&path).unwrap();
+        assert!(!inspection.runnable());
+        assert_eq!(inspection.refusals.len(), 2, "{:?}", inspection.refusals);
+        let text = render(&inspection);
+        assert!(
+            text.contains(
+                "NOT RUNNABLE: a core module (wasm32-wasip1) importing wasi:http/outgoing-handler@0.2.6: \
+                 core modules get no network (wasi:http is linked for components only); build the \
+                 plugin for wasm32-wasip2\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("wasi:    0.2 (preview 2) @0.2.6, preview 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn core_modules_are_told_they_have_no_network() {
+        let text = render(
+            &inspect(&test_artifacts::plugin(
+                "auth-provider-gcp",
+                test_artifacts::Target::P1,
+            ))
+            .unwrap(),
+        );
+        assert!(
+            text.contains(&format!("network: {CORE_MODULE_NETWORK}\n")),
+            "{text}"
+        );
+        let component = inspect(&test_artifacts::plugin(
+            "auth-provider-gcp",
+            test_artifacts::Target::P2,
+        ))
+        .unwrap();
+        assert!(component.runnable());
+        assert!(!render(&component).contains("network:"));
     }
 
     #[test]

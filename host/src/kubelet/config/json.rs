@@ -286,8 +286,7 @@ impl Scanner {
                 }
                 self.end_value(c)
             }
-            Step::Literal(rest, _, name) if rest.is_empty() => {
-                let _ = name;
+            Step::Literal([], _, _) => {
                 self.end_value(c)
             }
             Step::Literal(rest, _, name) => {

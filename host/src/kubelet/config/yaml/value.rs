@@ -462,7 +462,7 @@ pub fn go_format_g(f: f64, as_f32: bool) -> String {
     if negative {
         out.push('-');
     }
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         out.push_str(&digits[..1]);
         if digits.len() > 1 {
             out.push('.');
@@ -576,7 +576,7 @@ mod tests {
             assert_eq!(go_format_g(f, false), text, "{f}");
         }
         assert_eq!(go_format_g(0.1, true), "0.1");
-        assert_eq!(go_format_g(3.141592653589793, true), "3.1415927");
+        assert_eq!(go_format_g(std::f64::consts::PI, true), "3.1415927");
         assert_eq!(go_format_g(1e300, true), "+Inf");
     }
 
