@@ -22,6 +22,7 @@ pub mod report;
 pub mod run;
 pub mod sandbox;
 pub mod scope;
+pub mod stats;
 pub mod tools;
 pub mod units;
 

@@ -67,6 +67,8 @@ pub struct RunConfig {
     pub allow_precompiled: bool,
     /// Which `auth` keys the module may return.
     pub auth_key_scope: AuthKeyScope,
+    /// Whether to end stderr with the stats line (`simulate` asks; see [`crate::stats`]).
+    pub report_stats: bool,
 }
 
 /// Answers one request: reads it from `stdin`, runs the guest, writes the response to `stdout`.
@@ -100,6 +102,13 @@ pub fn run(
     for line in &guest.audit {
         // Audit lines name scheme, host, port and path only: never a query, header or body.
         let _ = writeln!(log, "wasm-credential-provider: {}: {line}", config.provider);
+    }
+    if config.report_stats {
+        let _ = writeln!(
+            log,
+            "{}",
+            crate::stats::line(&config.provider, guest.peak_memory_bytes)
+        );
     }
     guest.result?;
     // 4. Validate with the kubelet's rules.

@@ -228,6 +228,18 @@ fn answer(mut stream: impl Read + Write, log: &Mutex<Vec<Exchange>>, handler: &H
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(&reply.body);
     let _ = stream.flush();
+    // A lingering close, as HTTP servers do: closing with a request body still unread (the 411
+    // case) would reset the connection and could destroy the reply before the client reads it.
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let mut sink = [0u8; 4096];
+    let mut drained = 0usize;
+    while drained < 1 << 20 {
+        match stream.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
 }
 
 fn read_request(stream: &mut impl Read) -> Option<Exchange> {

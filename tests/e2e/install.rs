@@ -168,6 +168,17 @@ fn assert_refused(out: &Outcome, needle: &str) {
     assert_eq!(out.status.code(), Some(1), "stderr: {}", out.stderr);
     assert_eq!(out.stdout, "");
     let lines: Vec<&str> = out.stderr.lines().collect();
+    // A config the kubelet refuses: one line saying so, then the kubelet's own text verbatim
+    // (it may span lines, as its YAML errors do).
+    if lines.len() > 1 && lines[0].ends_with("the kubelet refuses to start with this config:") {
+        assert!(lines[0].starts_with("wasm-credential-provider: install: "));
+        assert!(
+            lines[1..].join("\n").contains(needle),
+            "expected {needle:?} in {:?}",
+            out.stderr
+        );
+        return;
+    }
     assert_eq!(lines.len(), 1, "one line: {}", out.stderr);
     assert!(
         lines[0].starts_with("wasm-credential-provider: install: ") && lines[0].contains(needle),

@@ -770,3 +770,65 @@ fn root_re_roots_node_paths_of_host_providers() {
         "{cache} was created on this machine"
     );
 }
+
+/// A plugin author sizes `--timeout` and `--memory` from `simulate`: each exec shows its wall time
+/// and, for this host, the guest's peak linear memory (a native plugin has none to show); the
+/// host's stats line is taken out of the stderr simulate shows.
+#[test]
+fn each_exec_shows_its_wall_time_and_guest_peak_memory() {
+    let node = Node::new();
+    node.wasm_plugin("static-credentials");
+    node.script(
+        "native",
+        &format!(
+            "cat <<'EOF'\n{}\nEOF",
+            response("Registry", None, &[("registry.example.com", "n", "p")])
+        ),
+    );
+    let wasm = provider(
+        "static-credentials",
+        "registry.example.com",
+        "0s",
+        "  args: [--env=REGISTRY_USERNAME, --env=REGISTRY_PASSWORD, --memory=32Mi]\n  env: [{name: REGISTRY_USERNAME, value: u}, {name: REGISTRY_PASSWORD, value: p}]\n",
+    );
+    let native = provider("native", "registry.example.com", "0s", "");
+    let config = node.config(&format!("{wasm}{native}"));
+    let out = node.simulate(&config, &["registry.example.com/app"]);
+    assert!(out.status.success(), "{}\n{}", out.stdout, out.stderr);
+    let result = json(&out);
+    let shown = &result["images"][0]["providers"];
+    let wasm = &shown[0];
+    let peak = wasm["guestPeakMemoryBytes"]
+        .as_u64()
+        .expect("the host reports its guest's peak");
+    // A Rust component starts with a few pages and stays well inside its --memory.
+    assert!(peak >= 64 * 1024 && peak <= 32 << 20, "{peak}");
+    assert!(wasm["wallMillis"].as_f64().expect("wall time") > 0.0);
+    // A native plugin has no guest: its wall time only.
+    assert!(shown[1]["wallMillis"].as_f64().expect("wall time") > 0.0);
+    assert!(shown[1]["guestPeakMemoryBytes"].is_null(), "{shown}");
+
+    let text = exec_program(
+        Path::new(HOST),
+        &[
+            "simulate",
+            "--config",
+            config.to_str().unwrap(),
+            "--bin-dir",
+            node.bin().to_str().unwrap(),
+            "registry.example.com/app",
+        ],
+        b"",
+        &[],
+    );
+    assert!(text.status.success(), "{}", text.stderr);
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("static-credentials:"))
+        .expect("the provider's line");
+    assert!(
+        line.contains(" ms, guest peak memory ") && line.contains("iB"),
+        "{line}"
+    );
+}

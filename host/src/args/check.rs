@@ -245,6 +245,7 @@ pub fn run_config(
         cache_dir: args.cache_dir,
         allow_precompiled: args.allow_precompiled,
         auth_key_scope,
+        report_stats: crate::stats::requested(|name| env.get(name)),
     })
 }
 

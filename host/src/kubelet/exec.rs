@@ -68,6 +68,16 @@ pub struct PluginCommand<'a> {
     pub timeout: Duration,
 }
 
+/// What one execution cost, for a plugin author choosing `--timeout` and `--memory`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExecStats {
+    /// From spawning the plugin to its exit (and its pipes closing).
+    pub wall: Duration,
+    /// The guest's peak linear memory, when the plugin is this host and reported it (see
+    /// [`crate::stats`]).
+    pub guest_peak_memory: Option<u64>,
+}
+
 /// Runs the plugin for `request` and decodes its stdout with the kubelet's rules. With
 /// `token_echo_allowed` false (the provider's `tokenAttributes.cacheType` is not `Token`), a
 /// response returning the request's service-account token as a password is discarded.
@@ -76,7 +86,40 @@ pub fn exec_plugin(
     request: &Request,
     token_echo_allowed: bool,
 ) -> Result<Response, ExecError> {
-    let output = run(command, &request.to_stdin_bytes())?;
+    exec_plugin_measured(command, request, token_echo_allowed, false).0
+}
+
+/// [`exec_plugin`], also asking a host plugin for its run statistics (an extra environment
+/// variable the kubelet never sets, when `ask_stats`) and measuring the execution.
+pub fn exec_plugin_measured(
+    command: PluginCommand<'_>,
+    request: &Request,
+    token_echo_allowed: bool,
+    ask_stats: bool,
+) -> (Result<Response, ExecError>, ExecStats) {
+    let start = Instant::now();
+    let output = run(command, &request.to_stdin_bytes(), ask_stats);
+    let mut stats = ExecStats {
+        wall: start.elapsed(),
+        guest_peak_memory: None,
+    };
+    let outcome = output.and_then(|mut output| {
+        if ask_stats {
+            let (peak, rest) = crate::stats::take(&output.stderr);
+            stats.guest_peak_memory = peak;
+            output.stderr = rest;
+        }
+        judge(output, request, token_echo_allowed)
+    });
+    (outcome, stats)
+}
+
+/// The kubelet's verdict on one finished execution.
+fn judge(
+    output: Output,
+    request: &Request,
+    token_echo_allowed: bool,
+) -> Result<Response, ExecError> {
     if !output.status.success() {
         let token = request.service_account_token.as_ref();
         return Err(ExecError::Failed {
@@ -103,11 +146,16 @@ struct Output {
     stderr: Vec<u8>,
 }
 
-fn run(command: PluginCommand<'_>, stdin: &[u8]) -> Result<Output, ExecError> {
+fn run(command: PluginCommand<'_>, stdin: &[u8], ask_stats: bool) -> Result<Output, ExecError> {
     let deadline = Instant::now() + command.timeout;
-    let mut child = Command::new(command.path)
+    let mut child = Command::new(command.path);
+    child
         .args(command.args)
-        .envs(command.env.iter().map(|v| (&v.name, v.value.expose())))
+        .envs(command.env.iter().map(|v| (&v.name, v.value.expose())));
+    if ask_stats {
+        child.env(crate::stats::STATS_ENV, "1");
+    }
+    let mut child = child
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

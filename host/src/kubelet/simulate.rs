@@ -11,7 +11,7 @@ use credential_provider_protocol::matching::{Keyring, normalize_auth_key, urls_m
 use credential_provider_protocol::{ApiVersion, AuthConfig, GoDuration, Request, Secret};
 
 use super::config::CredentialProvider;
-use super::exec::{PluginCommand, exec_plugin};
+use super::exec::{ExecStats, PluginCommand, exec_plugin_measured};
 use super::provider_cache::{ProviderCache, ServiceAccountKey};
 
 /// The pod's service account, for providers in token mode.
@@ -42,6 +42,8 @@ pub struct ProviderOutcome {
     pub error: Option<String>,
     /// How long the answer was cached for, if it was stored.
     pub cached_for: Option<Duration>,
+    /// What the execution cost, if the plugin was executed.
+    pub stats: Option<ExecStats>,
 }
 
 /// One credential the kubelet would try.
@@ -248,7 +250,9 @@ impl Kubelet {
             timeout: self.timeout,
         };
         result.executed = true;
-        match exec_plugin(command, &request, token_echo_allowed) {
+        let (outcome, stats) = exec_plugin_measured(command, &request, token_echo_allowed, true);
+        result.stats = Some(stats);
+        match outcome {
             Ok(response) => {
                 let default = provider.default_cache_duration.unwrap_or(GoDuration::ZERO);
                 result.cached_for =

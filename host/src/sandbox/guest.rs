@@ -242,7 +242,7 @@ mod tests {
             &engine,
             CoreState {
                 wasi: WasiCtxBuilder::new().build_p1(),
-                limiter: GuestLimiter::new(1 << 20, Arc::new(AtomicBool::new(false))),
+                limiter: GuestLimiter::new(1 << 20, Default::default()),
             },
         );
         let linked: Vec<String> = linker

@@ -21,7 +21,7 @@ use crate::policy::imports::{self, Capability};
 use crate::units::{format_duration, format_size};
 use builder::{WasiGrant, wasi_builder};
 use guest::{Ending, RunSetup};
-use limiter::GuestLimiter;
+use limiter::{GuestLimiter, MemoryGauge};
 use pipes::CappedPipe;
 
 pub use http::{HttpGrant, Proxy, ProxyEnv};
@@ -114,6 +114,8 @@ pub struct GuestRun {
     pub result: Result<(), GuestError>,
     /// Requests the egress policy refused, one audit message each (no query, header or body).
     pub audit: Vec<String>,
+    /// The most linear memory the guest held at once, in bytes.
+    pub peak_memory_bytes: u64,
 }
 
 /// Compiled guest code, ready to instantiate.
@@ -238,6 +240,7 @@ impl Sandbox {
                     stderr: Vec::new(),
                     result: Err(refused),
                     audit: Vec::new(),
+                    peak_memory_bytes: 0,
                 };
             }
         };
@@ -253,12 +256,13 @@ impl Sandbox {
                         "cannot start the epoch ticker: {e}"
                     ))),
                     audit: Vec::new(),
+                    peak_memory_bytes: 0,
                 };
             }
         };
         let stdout = CappedPipe::new(usize::try_from(grant.max_output_bytes).unwrap_or(usize::MAX));
         let stderr = CappedPipe::new(MAX_STDERR_BYTES);
-        let memory_exceeded = Arc::new(AtomicBool::new(false));
+        let memory = MemoryGauge::default();
         let timed_out = Arc::new(AtomicBool::new(false));
         let deadline = Instant::now() + grant.timeout;
         let audit = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -273,7 +277,7 @@ impl Sandbox {
             }),
             limiter: GuestLimiter::new(
                 usize::try_from(grant.memory_bytes).unwrap_or(usize::MAX),
-                memory_exceeded.clone(),
+                memory.clone(),
             ),
             deadline,
             timed_out: timed_out.clone(),
@@ -308,7 +312,7 @@ impl Sandbox {
             Err(GuestError::StdoutLimit(grant.max_output_bytes))
         } else if stderr.overflowed() {
             Err(GuestError::StderrLimit(MAX_STDERR_BYTES))
-        } else if memory_exceeded.load(Ordering::SeqCst) {
+        } else if memory.exceeded() {
             Err(GuestError::MemoryLimit(grant.memory_bytes))
         } else {
             match ending {
@@ -323,6 +327,7 @@ impl Sandbox {
             stderr: stderr.contents(),
             result,
             audit: audit.lock().map(|a| a.clone()).unwrap_or_default(),
+            peak_memory_bytes: memory.peak(),
         }
     }
 }

@@ -17,7 +17,9 @@ use super::{
 };
 use crate::args::{reroot_args, rooted, runs_this_host};
 use crate::kubelet::config::load;
+use crate::kubelet::exec::ExecStats;
 use crate::kubelet::simulate::{Kubelet, PullOutcome, ServiceAccount};
+use crate::units::format_size;
 
 /// The `--help` text of the subcommand (the variant in `cli.rs` refers to it).
 pub const LONG_ABOUT: &str = "Pull images through a kubelet in a box: start-up checks on the config and the \
@@ -207,21 +209,22 @@ pub fn render_text(outcomes: &[PullOutcome], show_secrets: bool) -> String {
             out.push_str("  no provider matches\n");
         }
         for p in &outcome.providers {
+            let cost = p.stats.map(describe_cost).unwrap_or_default();
             let what = if let Some(reason) = &p.skipped {
                 format!("skipped: {reason}")
             } else if p.cached {
                 "served from cache".to_owned()
             } else if let Some(err) = &p.error {
-                format!("executed, failed: {err}")
+                format!("executed{cost}, failed: {err}")
             } else {
                 match p.cached_for {
                     Some(d) => format!(
-                        "executed (cached for {})",
+                        "executed{cost} (cached for {})",
                         credential_provider_protocol::GoDuration::from_nanos(
                             i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
                         )
                     ),
-                    None => "executed (not cached)".to_owned(),
+                    None => format!("executed{cost} (not cached)"),
                 }
             };
             out.push_str(&format!(
@@ -264,6 +267,16 @@ pub fn render_text(outcomes: &[PullOutcome], show_secrets: bool) -> String {
     out
 }
 
+/// ` in 12.3 ms, guest peak memory 1.1 MiB`: what a plugin author sizes `--timeout` and
+/// `--memory` from.
+fn describe_cost(stats: ExecStats) -> String {
+    let mut out = format!(" in {:.1} ms", stats.wall.as_secs_f64() * 1000.0);
+    if let Some(peak) = stats.guest_peak_memory {
+        out.push_str(&format!(", guest peak memory {}", format_size(peak)));
+    }
+    out
+}
+
 /// The outcomes as `{"images": [...]}`.
 pub fn render_json(outcomes: &[PullOutcome], show_secrets: bool) -> serde_json::Value {
     let images: Vec<_> = outcomes
@@ -279,6 +292,8 @@ pub fn render_json(outcomes: &[PullOutcome], show_secrets: bool) -> serde_json::
                     "cached": p.cached,
                     "skipped": p.skipped,
                     "error": p.error,
+                    "wallMillis": p.stats.map(|s| s.wall.as_secs_f64() * 1000.0),
+                    "guestPeakMemoryBytes": p.stats.and_then(|s| s.guest_peak_memory),
                 })).collect::<Vec<_>>(),
                 "credentials": o.credentials.iter().map(|c| json!({
                     "key": c.key,

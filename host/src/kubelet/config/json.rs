@@ -286,9 +286,7 @@ impl Scanner {
                 }
                 self.end_value(c)
             }
-            Step::Literal([], _, _) => {
-                self.end_value(c)
-            }
+            Step::Literal([], _, _) => self.end_value(c),
             Step::Literal(rest, _, name) => {
                 if c == rest[0] {
                     self.step = Step::Literal(&rest[1..], rest[0], name);

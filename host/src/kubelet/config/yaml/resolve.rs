@@ -438,10 +438,7 @@ mod tests {
             "1e",
             ".iNf",
         ] {
-            assert!(
-                plain(s).0 == STR_TAG || plain(s).0 == TIMESTAMP_TAG,
-                "{s}"
-            );
+            assert!(plain(s).0 == STR_TAG || plain(s).0 == TIMESTAMP_TAG, "{s}");
             assert!(matches!(plain(s).1, GoValue::Str(_)), "{s}");
         }
     }
