@@ -61,6 +61,9 @@ pub const HTTP_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
 /// Default number of outgoing requests one run may make: enough for a token exchange and a
 /// few redirects, not enough to use the node as a scanner.
 pub const DEFAULT_HTTP_MAX_REQUESTS: u32 = 16;
+/// Audit lines (refused requests) one run writes; further refusals are counted in one summary
+/// line, so a guest asking in a loop for what it is refused cannot flood the kubelet's log.
+pub const MAX_AUDIT_LINES: usize = 32;
 /// Cap on the total size of the header fields a guest may build (wasi-http's field limit).
 pub const HTTP_MAX_FIELD_BYTES: usize = 64 * 1024;
 

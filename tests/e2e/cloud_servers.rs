@@ -14,7 +14,7 @@
 //! [`ConnectProxy::to_port`]: crate::http_servers::ConnectProxy::to_port
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
 use crate::http_servers::{TestCa, read_head};
@@ -191,13 +191,17 @@ impl FakeCloud {
             for conn in listener.incoming() {
                 let Ok(conn) = conn else { continue };
                 let (log, handler, tls) = (log.clone(), handler.clone(), tls.clone());
+                let Ok(socket) = conn.try_clone() else {
+                    continue;
+                };
                 std::thread::spawn(move || match tls {
-                    None => answer(conn, &log, &handler),
+                    None => answer(conn, &socket, &log, &handler),
                     Some(config) => {
                         let Ok(session) = rustls::ServerConnection::new(config) else {
                             return;
                         };
-                        answer(rustls::StreamOwned::new(session, conn), &log, &handler);
+                        let stream = rustls::StreamOwned::new(session, conn);
+                        answer(stream, &socket, &log, &handler);
                     }
                 });
             }
@@ -206,8 +210,14 @@ impl FakeCloud {
     }
 }
 
-/// Reads one request, records it, writes the handler's reply and closes.
-fn answer(mut stream: impl Read + Write, log: &Mutex<Vec<Exchange>>, handler: &Handler) {
+/// Reads one request, records it, writes the handler's reply and closes (`socket` is the
+/// connection under `stream`).
+fn answer(
+    mut stream: impl Read + Write,
+    socket: &TcpStream,
+    log: &Mutex<Vec<Exchange>>,
+    handler: &Handler,
+) {
     let Some(exchange) = read_request(&mut stream) else {
         return;
     };
@@ -230,12 +240,13 @@ fn answer(mut stream: impl Read + Write, log: &Mutex<Vec<Exchange>>, handler: &H
     let _ = stream.flush();
     // A lingering close, as HTTP servers do: closing with a request body still unread (the 411
     // case) would reset the connection and could destroy the reply before the client reads it.
-    let _ = stream.shutdown(std::net::Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let _ = socket.shutdown(std::net::Shutdown::Write);
+    let _ = socket.set_read_timeout(Some(std::time::Duration::from_secs(2)));
     let mut sink = [0u8; 4096];
     let mut drained = 0usize;
+    let mut raw = socket;
     while drained < 1 << 20 {
-        match stream.read(&mut sink) {
+        match raw.read(&mut sink) {
             Ok(0) | Err(_) => break,
             Ok(n) => drained += n,
         }

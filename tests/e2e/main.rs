@@ -5,6 +5,7 @@ mod cache;
 mod cloud_servers;
 mod config_vectors;
 mod docker_helper;
+mod egress_edges;
 mod escapes;
 mod exec_path;
 mod http;
@@ -34,6 +35,7 @@ mod tooling_simulate;
 fn every_test_guest_has_a_test() {
     test_artifacts::assert_every_guest_is_tested(&[
         include_str!("cache.rs"),
+        include_str!("egress_edges.rs"),
         include_str!("escapes.rs"),
         include_str!("exec_path.rs"),
         include_str!("http.rs"),

@@ -276,16 +276,14 @@ fn http_grant(args: &RunArgs, env: &ExecEnv, problems: &mut Vec<String>) -> Opti
     if args.max_http_requests == 0 {
         problems.push("--max-http-requests must be positive".into());
     }
-    let proxy = ProxyEnv::from_vars(|name| env.get(name))
-        .map_err(|e| problems.push(e))
-        .ok();
+    let proxy = ProxyEnv::from_vars(|name| env.get(name));
     if problems.len() > before {
         return None;
     }
     Some(HttpGrant {
         policy: policy?,
         extra_roots,
-        proxy: proxy?,
+        proxy,
         max_response_bytes: max_response_bytes?,
         max_requests: args.max_http_requests,
     })
@@ -405,9 +403,14 @@ mod tests {
             vec![("TOKEN".to_owned(), "from-provider-env".to_owned())]
         );
         assert_eq!(config.module, PathBuf::from("/b/p.wasm"));
+        // An unusable proxy fails only the requests that would use it, so it is not an error
+        // here; check-config warns about it.
         let env = given(&[("HTTPS_PROXY", "socks5://proxy:1080")]);
-        let err = provider_run_config("p", Path::new("/b"), &[], &env, None).unwrap_err();
-        assert!(err.to_string().contains("HTTPS_PROXY"), "{err}");
+        let config = provider_run_config("p", Path::new("/b"), &[], &env, None).unwrap();
+        assert_eq!(
+            config.grant.http.proxy.problems(),
+            ["HTTPS_PROXY: only http:// proxies are supported"]
+        );
     }
 
     #[test]

@@ -232,58 +232,168 @@ impl Rule {
     }
 }
 
-/// IPv4-mapped and IPv4-compatible IPv6 addresses as the IPv4 address they carry (so
-/// `::ffff:127.0.0.1` is loopback), everything else unchanged.
+/// The one form an address is checked and connected in: an IPv4-mapped (`::ffff:a.b.c.d`) or
+/// IPv4-compatible (`::a.b.c.d`) IPv6 address becomes the IPv4 address it carries, so the check
+/// and the connection see the same address; `::` and `::1` stay IPv6 (unspecified and
+/// loopback, not `0.0.0.0`/`0.0.0.1` as `Ipv6Addr::to_ipv4` would make them).
 pub fn canonical(addr: IpAddr) -> IpAddr {
-    match addr {
-        IpAddr::V6(v6) => match v6.to_ipv4() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(v6),
-        },
-        v4 => v4,
+    let IpAddr::V6(v6) = addr else {
+        return addr;
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
     }
+    let s = v6.segments();
+    let compatible = s[..6].iter().all(|&x| x == 0) && !(s[6] == 0 && s[7] <= 1);
+    if compatible {
+        return IpAddr::V4(embedded_v4(v6, 128));
+    }
+    addr
 }
 
-/// Which non-public range `addr` falls in (after [`canonical`]), or `None` for a public one.
-pub fn special_range(addr: IpAddr) -> Option<&'static str> {
+/// Which range that is not globally reachable `addr` falls in (after [`canonical`]), or `None`
+/// for a public one. The ranges are the IANA IPv4 and IPv6 special-purpose address registries'
+/// entries marked "globally reachable: false" (whole blocks: a block with a few reachable
+/// members is refused whole, and an IP-literal rule permits one of them), plus the IPv4 address
+/// an IPv6 transition address carries: NAT64 (`64:ff9b::/96`), 6to4 (`2002::/16`) and Teredo
+/// (`2001::/32`) reach the IPv4 host embedded in them.
+pub fn special_range(addr: IpAddr) -> Option<SpecialRange> {
     match canonical(addr) {
-        IpAddr::V4(v4) => special_v4(v4),
+        IpAddr::V4(v4) => special_v4(v4).map(|block| SpecialRange { block, via: None }),
         IpAddr::V6(v6) => special_v6(v6),
     }
 }
 
-fn special_v4(v4: Ipv4Addr) -> Option<&'static str> {
-    let [a, b, ..] = v4.octets();
-    if v4.is_loopback() {
-        Some("loopback")
-    } else if v4.is_link_local() {
-        Some("link-local")
-    } else if v4.is_private() || (a == 100 && (64..128).contains(&b)) {
-        Some("private")
-    } else if a == 0 {
-        Some("unspecified")
-    } else if v4.is_multicast() || v4.is_broadcast() {
-        Some("multicast")
-    } else {
-        None
+/// A range that is not globally reachable, as audit lines name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpecialRange {
+    /// The registry's block (`loopback`, `private`, `documentation`, ...).
+    pub block: &'static str,
+    /// The IPv6 transition mechanism (`NAT64`, `6to4`, `Teredo`) whose embedded IPv4 address is
+    /// in `block`, if that is how the address reaches it.
+    pub via: Option<&'static str>,
+}
+
+impl std::fmt::Display for SpecialRange {
+    /// `loopback`, or `NAT64 to loopback` for a transition address.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.via {
+            Some(via) => write!(f, "{via} to {}", self.block),
+            None => f.write_str(self.block),
+        }
     }
 }
 
-fn special_v6(v6: Ipv6Addr) -> Option<&'static str> {
-    let first = v6.segments()[0];
-    if v6.is_loopback() {
-        Some("loopback")
-    } else if v6.is_unspecified() {
-        Some("unspecified")
-    } else if first & 0xffc0 == 0xfe80 {
-        Some("link-local")
-    } else if first & 0xfe00 == 0xfc00 {
-        Some("unique-local")
-    } else if v6.is_multicast() {
-        Some("multicast")
+/// The IPv4 special-purpose registry's blocks that are not globally reachable.
+const SPECIAL_V4: &[(Ipv4Addr, u8, &str)] = &[
+    (Ipv4Addr::new(0, 0, 0, 0), 8, "this-network"),
+    (Ipv4Addr::new(10, 0, 0, 0), 8, "private"),
+    (
+        Ipv4Addr::new(100, 64, 0, 0),
+        10,
+        "shared (carrier-grade NAT)",
+    ),
+    (Ipv4Addr::new(127, 0, 0, 0), 8, "loopback"),
+    (Ipv4Addr::new(169, 254, 0, 0), 16, "link-local"),
+    (Ipv4Addr::new(172, 16, 0, 0), 12, "private"),
+    (Ipv4Addr::new(192, 0, 0, 0), 24, "IETF protocol assignments"),
+    (Ipv4Addr::new(192, 0, 2, 0), 24, "documentation"),
+    (Ipv4Addr::new(192, 88, 99, 0), 24, "6to4 relay anycast"),
+    (Ipv4Addr::new(192, 168, 0, 0), 16, "private"),
+    (Ipv4Addr::new(198, 18, 0, 0), 15, "benchmarking"),
+    (Ipv4Addr::new(198, 51, 100, 0), 24, "documentation"),
+    (Ipv4Addr::new(203, 0, 113, 0), 24, "documentation"),
+    (Ipv4Addr::new(224, 0, 0, 0), 4, "multicast"),
+    (Ipv4Addr::new(240, 0, 0, 0), 4, "reserved"),
+];
+
+/// The IPv6 special-purpose registry's blocks that are not globally reachable (the transition
+/// prefixes are handled by the address they carry).
+const SPECIAL_V6: &[(Ipv6Addr, u8, &str)] = &[
+    (Ipv6Addr::UNSPECIFIED, 128, "unspecified"),
+    (Ipv6Addr::LOCALHOST, 128, "loopback"),
+    (
+        Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0),
+        48,
+        "local-use NAT64",
+    ),
+    (
+        Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0),
+        64,
+        "discard-only",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0),
+        23,
+        "IETF protocol assignments",
+    ),
+    (
+        Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0),
+        32,
+        "documentation",
+    ),
+    (
+        Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0),
+        20,
+        "documentation",
+    ),
+    (
+        Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0),
+        16,
+        "segment routing (SRv6)",
+    ),
+    (
+        Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0),
+        7,
+        "unique-local",
+    ),
+    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10, "link-local"),
+    (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10, "site-local"),
+    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8, "multicast"),
+];
+
+fn special_v4(v4: Ipv4Addr) -> Option<&'static str> {
+    if v4.is_broadcast() {
+        return Some("broadcast");
+    }
+    let bits = u32::from(v4);
+    SPECIAL_V4
+        .iter()
+        .find(|(net, len, _)| bits >> (32 - len) == u32::from(*net) >> (32 - len))
+        .map(|(_, _, label)| *label)
+}
+
+fn special_v6(v6: Ipv6Addr) -> Option<SpecialRange> {
+    let bits = u128::from(v6);
+    let in_block = |net: Ipv6Addr, len: u8| bits >> (128 - len) == u128::from(net) >> (128 - len);
+    // Transition addresses: judged by the IPv4 host they reach.
+    let carried = if in_block(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96) {
+        Some(("NAT64", embedded_v4(v6, 128)))
+    } else if in_block(Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16) {
+        Some(("6to4", embedded_v4(v6, 16 + 32)))
+    } else if in_block(Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 32) {
+        // Teredo: the client's address is the last 32 bits, inverted.
+        Some(("Teredo", Ipv4Addr::from(!(bits as u32))))
     } else {
         None
+    };
+    if let Some((via, v4)) = carried
+        && let Some(block) = special_v4(v4)
+    {
+        return Some(SpecialRange {
+            block,
+            via: Some(via),
+        });
     }
+    SPECIAL_V6
+        .iter()
+        .find(|(net, len, _)| in_block(*net, *len))
+        .map(|(_, _, block)| SpecialRange { block, via: None })
+}
+
+/// The IPv4 address held in the 32 bits of `v6` that end `end` bits from its start.
+fn embedded_v4(v6: Ipv6Addr, end: u32) -> Ipv4Addr {
+    Ipv4Addr::from((u128::from(v6) >> (128 - end)) as u32)
 }
 
 fn host_matches(pattern: &HostPattern, host: &str) -> bool {
@@ -302,18 +412,42 @@ fn host_matches(pattern: &HostPattern, host: &str) -> bool {
     }
 }
 
-/// Segment-aware prefix match. A path with a `.` or `..` segment (plain or percent-encoded)
-/// never matches a non-empty prefix: a server would resolve it out of the prefix.
+/// Segment-aware prefix match on decoded segments. A path that could mean something else to
+/// the server never matches a non-empty prefix: one whose decoded form has a `.` or `..`
+/// segment, an encoded `/` or `\`, a `\`, `;` parameters, a `%` left after decoding (double
+/// encoding) or a control character. Refusing is the only safe answer: servers differ in how
+/// they resolve each of these, and any of them can lead out of the prefix.
 fn path_matches(prefix: &[String], path: &str) -> bool {
     if prefix.is_empty() {
         return true;
     }
-    let segments: Vec<&str> = path.strip_prefix('/').unwrap_or(path).split('/').collect();
-    let dotted = segments.iter().any(|s| {
-        let s = s.to_ascii_lowercase().replace("%2e", ".");
-        s == "." || s == ".."
-    });
-    !dotted && segments.len() >= prefix.len() && prefix.iter().zip(&segments).all(|(p, s)| p == s)
+    let Some(segments) = decoded_segments(path) else {
+        return false;
+    };
+    segments.len() >= prefix.len() && prefix.iter().zip(&segments).all(|(p, s)| p == s)
+}
+
+/// The path's segments, percent-decoded, or `None` if the path is ambiguous (see
+/// [`path_matches`]).
+fn decoded_segments(path: &str) -> Option<Vec<String>> {
+    if path.contains(['\\', ';']) {
+        return None;
+    }
+    path.strip_prefix('/')
+        .unwrap_or(path)
+        .split('/')
+        .map(|raw| {
+            let segment = percent_encoding::percent_decode_str(raw)
+                .decode_utf8()
+                .ok()?
+                .into_owned();
+            let ambiguous = segment == "."
+                || segment == ".."
+                || segment.contains(['/', '\\', ';', '%'])
+                || segment.chars().any(char::is_control);
+            (!ambiguous).then_some(segment)
+        })
+        .collect()
 }
 
 fn parse_ip(host: &str) -> Option<IpAddr> {
@@ -443,11 +577,13 @@ fn parse_path_prefix(path: &str) -> Result<Vec<String>, &'static str> {
     if trimmed.is_empty() {
         return Ok(Vec::new());
     }
-    let segments: Vec<String> = trimmed.split('/').map(str::to_owned).collect();
-    if segments
-        .iter()
-        .any(|s| s.is_empty() || s == "." || s == "..")
-    {
+    if trimmed.split('/').any(str::is_empty) {
+        return Err("empty, '.' and '..' segments are not allowed");
+    }
+    let segments = decoded_segments(trimmed).ok_or(
+        "'.' and '..' segments, '\\', ';', encoded '/' or '\\' and double encoding are not allowed",
+    )?;
+    if segments.iter().any(String::is_empty) {
         return Err("empty, '.' and '..' segments are not allowed");
     }
     Ok(segments)
@@ -535,6 +671,19 @@ mod tests {
         name_is_not_an_ip: "http://10.*.*.*", "http://10.0.0.1/" => false;
         ipv6_literal: "http://[fd00:ec2::254]", "http://[fd00:ec2::254]/latest" => true;
         trailing_dot_host: "registry.example.com", "https://registry.example.com./" => true;
+        ipv4_compatible_literal_is_the_ipv4_address: "http://127.0.0.1", "http://[::127.0.0.1]/" => true;
+        encoded_slash_dot_dot: "h.example/ok", "https://h.example/ok/..%2fsecret.txt" => false;
+        encoded_upper_slash: "h.example/ok", "https://h.example/ok/..%2Fsecret.txt" => false;
+        fully_encoded_dot_dot_slash: "h.example/ok", "https://h.example/ok/%2e%2e%2fsecret.txt" => false;
+        backslash_dot_dot: "h.example/ok", "https://h.example/ok/..\\secret.txt" => false;
+        encoded_backslash: "h.example/ok", "https://h.example/ok/..%5csecret.txt" => false;
+        semicolon_parameters: "h.example/ok", "https://h.example/ok/..;/secret.txt" => false;
+        parameters_on_the_prefix: "h.example/ok", "https://h.example/ok;x=1/a" => false;
+        double_encoding: "h.example/ok", "https://h.example/ok/%252e%252e/secret.txt" => false;
+        encoded_nul: "h.example/ok", "https://h.example/ok/a%00b" => false;
+        encoded_prefix_segment_matches_decoded: "h.example/ok", "https://h.example/%6Fk/x" => true;
+        encoded_unreserved_inside_prefix: "h.example/v1", "https://h.example/v1/a%2Db" => true;
+        no_prefix_allows_any_path: "h.example", "https://h.example/ok/..%2fsecret.txt" => true;
     }
 
     macro_rules! malformed {
@@ -560,6 +709,9 @@ mod tests {
         rejects_empty_label: "example..com";
         rejects_all_wildcards: "*.*";
         rejects_unbracketed_v6: "fd00::1";
+        rejects_encoded_dot_dot: "example.com/v1/%2e%2e/x";
+        rejects_encoded_slash: "example.com/v1%2fx";
+        rejects_semicolon: "example.com/v1;x";
     }
 
     #[test]
@@ -588,6 +740,135 @@ mod tests {
         let pinned = dest("https://pinned.example/");
         assert!(p.address_allowed(&pinned, "10.1.2.3".parse().unwrap()));
         assert!(!p.address_allowed(&pinned, "10.1.2.4".parse().unwrap()));
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    fn range(text: &str) -> Option<String> {
+        special_range(ip(text)).map(|r| r.to_string())
+    }
+
+    #[test]
+    fn every_ipv4_block_that_is_not_globally_reachable_is_special() {
+        for (addr, label) in [
+            ("0.1.2.3", "this-network"),
+            ("10.9.8.7", "private"),
+            ("100.64.0.1", "shared (carrier-grade NAT)"),
+            ("100.127.255.254", "shared (carrier-grade NAT)"),
+            ("127.0.0.1", "loopback"),
+            ("127.255.0.9", "loopback"),
+            ("169.254.169.254", "link-local"),
+            ("172.16.0.1", "private"),
+            ("172.31.255.255", "private"),
+            ("192.0.0.8", "IETF protocol assignments"),
+            ("192.0.2.1", "documentation"),
+            ("192.88.99.1", "6to4 relay anycast"),
+            ("192.168.1.1", "private"),
+            ("198.18.0.1", "benchmarking"),
+            ("198.19.255.255", "benchmarking"),
+            ("198.51.100.7", "documentation"),
+            ("203.0.113.9", "documentation"),
+            ("224.0.0.1", "multicast"),
+            ("239.255.255.250", "multicast"),
+            ("240.0.0.1", "reserved"),
+            ("255.255.255.254", "reserved"),
+            ("255.255.255.255", "broadcast"),
+        ] {
+            assert_eq!(range(addr).as_deref(), Some(label), "{addr}");
+        }
+        for public in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "100.63.255.255",
+            "100.128.0.0",
+            "172.15.255.255",
+            "172.32.0.0",
+            "192.0.3.1",
+            "198.17.255.255",
+            "198.20.0.0",
+            "223.255.255.255",
+        ] {
+            assert_eq!(range(public), None, "{public}");
+        }
+    }
+
+    #[test]
+    fn every_ipv6_block_that_is_not_globally_reachable_is_special() {
+        for (addr, label) in [
+            ("::", "unspecified"),
+            ("::1", "loopback"),
+            ("64:ff9b:1::1", "local-use NAT64"),
+            ("100::1", "discard-only"),
+            ("2001:2::1", "IETF protocol assignments"),
+            ("2001:db8::1", "documentation"),
+            ("3fff::1", "documentation"),
+            ("5f00::1", "segment routing (SRv6)"),
+            ("fc00::1", "unique-local"),
+            ("fd00:ec2::254", "unique-local"),
+            ("fe80::1", "link-local"),
+            ("febf::1", "link-local"),
+            ("fec0::1", "site-local"),
+            ("feff::1", "site-local"),
+            ("ff02::1", "multicast"),
+        ] {
+            assert_eq!(range(addr).as_deref(), Some(label), "{addr}");
+        }
+        for public in [
+            "2606:4700::1111",
+            "2a00:1450::1",
+            "100:0:0:1::1",
+            "2001:4860::8888",
+        ] {
+            assert_eq!(range(public), None, "{public}");
+        }
+    }
+
+    #[test]
+    fn transition_addresses_are_judged_by_the_ipv4_host_they_reach() {
+        for (addr, label) in [
+            ("64:ff9b::7f00:1", "NAT64 to loopback"),
+            ("64:ff9b::a9fe:a9fe", "NAT64 to link-local"),
+            ("64:ff9b::10.0.0.1", "NAT64 to private"),
+            ("2002:7f00:1::1", "6to4 to loopback"),
+            ("2002:c0a8:101::", "6to4 to private"),
+            // Teredo carries the client's address inverted in its last 32 bits.
+            ("2001:0:4136:e378:8000:63bf:80ff:fffe", "Teredo to loopback"),
+        ] {
+            assert_eq!(range(addr).as_deref(), Some(label), "{addr}");
+        }
+        assert_eq!(
+            range("64:ff9b::808:808"),
+            None,
+            "NAT64 to 8.8.8.8 is public"
+        );
+        assert_eq!(range("2002:808:808::1"), None, "6to4 to 8.8.8.8 is public");
+        assert_eq!(
+            range("2001:0:4136:e378:8000:63bf:f7f7:f7f7").as_deref(),
+            Some("IETF protocol assignments"),
+            "Teredo to a public host is still in 2001::/23"
+        );
+    }
+
+    #[test]
+    fn the_canonical_form_is_the_one_checked_and_connected() {
+        assert_eq!(canonical(ip("::ffff:127.0.0.1")), ip("127.0.0.1"));
+        assert_eq!(canonical(ip("::127.0.0.1")), ip("127.0.0.1"));
+        assert_eq!(canonical(ip("::7f00:1")), ip("127.0.0.1"));
+        assert_eq!(canonical(ip("::1")), ip("::1"), "loopback stays IPv6");
+        assert_eq!(canonical(ip("::")), ip("::"));
+        assert_eq!(canonical(ip("2001:db8::1")), ip("2001:db8::1"));
+        assert_eq!(
+            range("::ffff:169.254.169.254").as_deref(),
+            Some("link-local")
+        );
+        assert_eq!(range("::10.0.0.1").as_deref(), Some("private"));
+        let p = policy(&["http://127.0.0.1"]);
+        let d = dest("http://[::127.0.0.1]/");
+        assert!(p.allows(&d));
+        assert!(p.address_allowed(&d, ip("::127.0.0.1")));
+        assert!(!p.address_allowed(&d, ip("127.0.0.2")));
     }
 
     #[test]

@@ -11,7 +11,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -23,11 +23,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::audit::Audit;
 use crate::limits::{
     DEFAULT_HTTP_MAX_REQUESTS, DEFAULT_HTTP_MAX_RESPONSE_BYTES, HTTP_CONNECT_TIMEOUT,
     HTTP_FIRST_BYTE_TIMEOUT, HTTP_MAX_REQUEST_BODY_BYTES,
 };
-use crate::policy::egress::{Destination, EgressPolicy, Scheme, special_range};
+use crate::policy::egress::{Destination, EgressPolicy, Scheme, canonical, special_range};
 
 /// What the operator grants a guest on the network. The default denies every request.
 #[derive(Clone, Debug)]
@@ -65,58 +66,87 @@ pub struct Proxy {
     pub port: u16,
 }
 
-/// The proxy settings of the host's own environment.
+/// The proxy settings of the host's own environment. A proxy value this host cannot use (a
+/// `socks5://` URL, credentials in the URL) is kept as its error and fails only the requests
+/// that would go through it: a provider that sends no HTTP runs as if it were unset.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProxyEnv {
-    /// Proxy for `http://` origins.
-    pub http: Option<Proxy>,
-    /// Proxy for `https://` origins (reached with `CONNECT`).
-    pub https: Option<Proxy>,
-    /// `NO_PROXY` entries, lowercased, leading dots removed (`*` means every host).
-    pub no_proxy: Vec<String>,
+    /// Proxy for `http://` origins, or why the value cannot be used.
+    pub http: Option<Result<Proxy, String>>,
+    /// Proxy for `https://` origins (reached with `CONNECT`), or why the value cannot be used.
+    pub https: Option<Result<Proxy, String>>,
+    /// `NO_PROXY` as given: hosts that bypass the proxy, with curl's rules.
+    pub no_proxy: String,
 }
 
 impl ProxyEnv {
     /// Reads `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY` (or their lowercase forms) via `var`.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let get = |name: &str| {
             var(name)
                 .or_else(|| var(&name.to_ascii_lowercase()))
                 .filter(|v| !v.trim().is_empty())
         };
         let parse = |name: &str| {
-            get(name)
-                .map(|v| parse_proxy(&v).map_err(|e| format!("{name}: {e}")))
-                .transpose()
+            get(name).map(|v| parse_proxy(v.trim()).map_err(|e| format!("{name}: {e}")))
         };
-        Ok(ProxyEnv {
-            http: parse("HTTP_PROXY")?,
-            https: parse("HTTPS_PROXY")?,
-            no_proxy: get("NO_PROXY")
-                .unwrap_or_default()
-                .split(',')
-                .map(|e| e.trim().trim_start_matches('.').to_ascii_lowercase())
-                .filter(|e| !e.is_empty())
-                .collect(),
-        })
+        ProxyEnv {
+            http: parse("HTTP_PROXY"),
+            https: parse("HTTPS_PROXY"),
+            no_proxy: get("NO_PROXY").unwrap_or_default(),
+        }
     }
 
-    /// The proxy to use for `dest`, if any.
-    fn for_destination(&self, dest: &Destination) -> Option<&Proxy> {
+    /// Why a proxy value cannot be used, for each that cannot (to warn about before any run).
+    pub fn problems(&self) -> Vec<&str> {
+        [&self.http, &self.https]
+            .into_iter()
+            .filter_map(|p| p.as_ref()?.as_ref().err().map(String::as_str))
+            .collect()
+    }
+
+    /// The proxy to use for `dest`, if any; an error if it would be an unusable one.
+    fn for_destination(&self, dest: &Destination) -> Result<Option<&Proxy>, &str> {
         let proxy = match dest.scheme {
             Scheme::Http => self.http.as_ref(),
             Scheme::Https => self.https.as_ref(),
-        }?;
-        let bypass = self.no_proxy.iter().any(|entry| {
-            let entry = entry.split_once(':').map_or(entry.as_str(), |(h, _)| h);
-            entry == "*"
-                || dest.host == entry
-                || dest
-                    .host
-                    .strip_suffix(entry)
-                    .is_some_and(|rest| rest.ends_with('.'))
-        });
-        (!bypass).then_some(proxy)
+        };
+        let Some(proxy) = proxy else {
+            return Ok(None);
+        };
+        if self.bypasses(dest) {
+            return Ok(None);
+        }
+        proxy.as_ref().map(Some).map_err(String::as_str)
+    }
+
+    /// Whether `NO_PROXY` exempts `dest`'s host: curl's rules (`*`, a domain and its
+    /// subdomains with or without a leading dot, IP addresses and CIDR blocks, IPv6 included),
+    /// as hyper-util's proxy matcher implements them. The matcher is asked with placeholder
+    /// proxies: only its `NO_PROXY` verdict is used, the proxy values are parsed (strictly)
+    /// above.
+    fn bypasses(&self, dest: &Destination) -> bool {
+        if self.no_proxy.trim().is_empty() {
+            return false;
+        }
+        // curl: `*` exempts every host; the matcher applies it to names only, not to IPs.
+        if self.no_proxy.split(',').any(|entry| entry.trim() == "*") {
+            return true;
+        }
+        let matcher = hyper_util::client::proxy::matcher::Matcher::builder()
+            .all(String::from("http://proxy.invalid"))
+            .no(self.no_proxy.clone())
+            .build();
+        let host = dest.host.strip_suffix('.').unwrap_or(&dest.host);
+        let authority = if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.to_owned()
+        };
+        match format!("{}://{authority}/", dest.scheme.as_str()).parse::<http::Uri>() {
+            Ok(uri) => matcher.intercept(&uri).is_none(),
+            Err(_) => false,
+        }
     }
 }
 
@@ -162,13 +192,13 @@ pub struct EgressHooks {
 struct Shared {
     grant: HttpGrant,
     deadline: Instant,
-    audit: Arc<Mutex<Vec<String>>>,
+    audit: Arc<Audit>,
     tls: OnceLock<Result<Arc<rustls::ClientConfig>, String>>,
 }
 
 impl EgressHooks {
     /// Hooks for one run that must be over by `deadline`; refusals are appended to `audit`.
-    pub fn new(grant: HttpGrant, deadline: Instant, audit: Arc<Mutex<Vec<String>>>) -> Self {
+    pub fn new(grant: HttpGrant, deadline: Instant, audit: Arc<Audit>) -> Self {
         EgressHooks {
             shared: Arc::new(Shared {
                 grant,
@@ -201,21 +231,28 @@ impl WasiHttpHooks for EgressHooks {
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> ResponseFuture {
         let shared = self.shared.clone();
-        let Some(dest) = destination(request.uri()) else {
+        // Every request counts, allowed or not: a guest must not make the host do (and log)
+        // unbounded work by asking for what it will be refused.
+        self.requests = self.requests.saturating_add(1);
+        let dest = destination(request.uri());
+        if self.requests > shared.grant.max_requests {
+            if self.requests == shared.grant.max_requests.saturating_add(1) {
+                let what = dest.map_or_else(|| "a request".to_owned(), |d| d.to_string());
+                shared.refuse(format!(
+                    "{what} (more than {} requests in one run: this and every further request \
+                     is refused)",
+                    shared.grant.max_requests
+                ));
+            }
+            return Box::new(async { Err(HttpError::ConnectionLimitReached) });
+        }
+        let Some(dest) = dest else {
             shared.refuse("a request without a valid absolute URL".into());
             return Box::new(async { Err(HttpError::HttpRequestUriInvalid) });
         };
         if !shared.grant.policy.allows(&dest) {
             shared.refuse(format!("{dest} (not allowed by --allow-http)"));
             return Box::new(async { Err(HttpError::HttpRequestDenied) });
-        }
-        self.requests = self.requests.saturating_add(1);
-        if self.requests > shared.grant.max_requests {
-            shared.refuse(format!(
-                "{dest} (more than {} requests in one run)",
-                shared.grant.max_requests
-            ));
-            return Box::new(async { Err(HttpError::ConnectionLimitReached) });
         }
         Box::new(async move {
             shared
@@ -261,9 +298,7 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Stream for 
 
 impl Shared {
     fn refuse(&self, what: String) {
-        if let Ok(mut audit) = self.audit.lock() {
-            audit.push(format!("egress denied: {what}"));
-        }
+        self.audit.record(format!("egress denied: {what}"));
     }
 
     fn remaining(&self) -> Result<Duration, HttpError> {
@@ -289,7 +324,15 @@ impl Shared {
     > {
         let connect_timeout =
             bound(options.connect_timeout, HTTP_CONNECT_TIMEOUT).min(self.remaining()?);
-        let proxy = self.grant.proxy.for_destination(&dest).cloned();
+        let proxy = match self.grant.proxy.for_destination(&dest) {
+            Ok(proxy) => proxy.cloned(),
+            Err(unusable) => {
+                self.refuse(format!("{dest} (the proxy is unusable: {unusable})"));
+                return Err(HttpError::InternalError(Some(format!(
+                    "the host's proxy setting is unusable: {unusable}"
+                ))));
+            }
+        };
         let connected = tokio::time::timeout(connect_timeout, async {
             let tcp = match &proxy {
                 Some(proxy) => connect_proxy(proxy, &dest).await?,
@@ -352,17 +395,18 @@ impl Shared {
     /// Resolves `dest` in the host (or takes its `--resolve` address), drops refused addresses,
     /// and connects to the first allowed one that answers.
     async fn connect_direct(&self, dest: &Destination) -> Result<TcpStream, HttpError> {
+        // Every address in its canonical form: the one checked is the one connected to.
         let addrs: Vec<IpAddr> = match self.grant.policy.override_for(&dest.host, dest.port) {
-            Some(addr) => vec![addr],
+            Some(addr) => vec![canonical(addr)],
             None => match dest.host.parse::<IpAddr>() {
-                Ok(ip) => vec![ip],
+                Ok(ip) => vec![canonical(ip)],
                 Err(_) => tokio::net::lookup_host((dest.host.as_str(), dest.port))
                     .await
                     .map_err(|_| HttpError::DnsError {
                         rcode: Some("lookup failed".into()),
                         info_code: None,
                     })?
-                    .map(|a| a.ip())
+                    .map(|a| canonical(a.ip()))
                     .collect(),
             },
         };
@@ -371,7 +415,8 @@ impl Shared {
             .partition(|addr| self.grant.policy.address_allowed(dest, *addr));
         if allowed.is_empty() {
             if let Some(addr) = refused.first() {
-                let range = special_range(*addr).unwrap_or("special");
+                let range =
+                    special_range(*addr).map_or_else(|| "special".to_owned(), |r| r.to_string());
                 self.refuse(format!(
                     "{dest} (resolves to {range} address {addr}; permit it with an IP-literal \
                      --allow-http or --resolve)"
@@ -565,16 +610,15 @@ mod tests {
     fn proxy_environment() {
         let env = ProxyEnv::from_vars(|name| match name {
             "HTTPS_PROXY" => Some("http://proxy.corp:3128".into()),
-            "no_proxy" => Some(".internal.corp, 169.254.169.254".into()),
+            "no_proxy" => Some(".internal.corp, 169.254.169.254, 10.0.0.0/8, ::1, fd00::/8".into()),
             _ => None,
-        })
-        .unwrap();
+        });
         assert_eq!(
             env.https,
-            Some(Proxy {
+            Some(Ok(Proxy {
                 host: "proxy.corp".into(),
                 port: 3128
-            })
+            }))
         );
         assert_eq!(env.http, None);
         let dest = |host: &str| Destination {
@@ -583,12 +627,55 @@ mod tests {
             port: 443,
             path: "/".into(),
         };
-        assert!(env.for_destination(&dest("ecr.aws")).is_some());
-        assert!(env.for_destination(&dest("a.internal.corp")).is_none());
-        assert!(env.for_destination(&dest("internal.corp")).is_none());
-        assert!(env.for_destination(&dest("notinternal.corp")).is_some());
+        let proxied = |host: &str| env.for_destination(&dest(host)).unwrap().is_some();
+        assert!(proxied("ecr.aws"));
+        assert!(!proxied("a.internal.corp"));
+        assert!(!proxied("internal.corp"));
         assert!(
-            ProxyEnv::from_vars(|n| (n == "HTTP_PROXY").then(|| "socks5://x:1".into())).is_err()
+            !proxied("a.internal.corp."),
+            "a trailing dot names the same host"
         );
+        assert!(proxied("notinternal.corp"));
+        assert!(!proxied("169.254.169.254"));
+        assert!(!proxied("10.1.2.3"), "CIDR entries match");
+        assert!(proxied("11.1.2.3"));
+        assert!(!proxied("::1"), "IPv6 entries match");
+        assert!(!proxied("fd00::5"), "IPv6 CIDR entries match");
+        assert!(
+            proxied("example.com."),
+            "::1 does not match names ending in a dot"
+        );
+        assert!(proxied("2001:db8::1"));
+        let every = ProxyEnv::from_vars(|name| match name {
+            "HTTP_PROXY" => Some("http://p:1".into()),
+            "NO_PROXY" => Some("*".into()),
+            _ => None,
+        });
+        let plain = Destination {
+            scheme: Scheme::Http,
+            ..dest("anything.example")
+        };
+        assert_eq!(every.for_destination(&plain), Ok(None));
+    }
+
+    #[test]
+    fn an_unusable_proxy_fails_only_what_would_use_it() {
+        let env = ProxyEnv::from_vars(|n| (n == "HTTPS_PROXY").then(|| "socks5://x:1".into()));
+        assert_eq!(
+            env.problems(),
+            ["HTTPS_PROXY: only http:// proxies are supported"]
+        );
+        let dest = |scheme| Destination {
+            scheme,
+            host: "h.example".into(),
+            port: 443,
+            path: "/".into(),
+        };
+        assert_eq!(
+            env.for_destination(&dest(Scheme::Https)),
+            Err("HTTPS_PROXY: only http:// proxies are supported")
+        );
+        assert_eq!(env.for_destination(&dest(Scheme::Http)), Ok(None));
+        assert!(ProxyEnv::from_vars(|_| None).problems().is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! Stage 3: run the guest in the sandbox and report how it ended, with its capped output.
 
+mod audit;
 mod builder;
 mod engine;
 mod guest;
@@ -9,7 +10,7 @@ mod load;
 mod pipes;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use wasmtime::Engine;
@@ -112,7 +113,8 @@ pub struct GuestRun {
     pub stderr: Vec<u8>,
     /// `Ok` if the guest finished with status 0 within every limit.
     pub result: Result<(), GuestError>,
-    /// Requests the egress policy refused, one audit message each (no query, header or body).
+    /// Requests the egress policy refused, one audit message each (no query, header or body),
+    /// at most [`crate::limits::MAX_AUDIT_LINES`] and a summary line.
     pub audit: Vec<String>,
     /// The most linear memory the guest held at once, in bytes.
     pub peak_memory_bytes: u64,
@@ -265,7 +267,7 @@ impl Sandbox {
         let memory = MemoryGauge::default();
         let timed_out = Arc::new(AtomicBool::new(false));
         let deadline = Instant::now() + grant.timeout;
-        let audit = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let audit = Arc::new(audit::Audit::default());
         let setup = RunSetup {
             wasi: wasi_builder(WasiGrant {
                 program_name: &grant.program_name,
@@ -290,22 +292,29 @@ impl Sandbox {
             .build()
         {
             Err(e) => Ending::Failed(wasmtime::format_err!("cannot start the async runtime: {e}")),
-            Ok(runtime) => runtime.block_on(async {
-                let run = async {
-                    match compiled {
-                        Compiled::Component(c) => {
-                            guest::run_component(&self.engine, c, setup).await
+            Ok(runtime) => {
+                let ending = runtime.block_on(async {
+                    let run = async {
+                        match compiled {
+                            Compiled::Component(c) => {
+                                guest::run_component(&self.engine, c, setup).await
+                            }
+                            Compiled::CoreModule(m) => {
+                                guest::run_core_module(&self.engine, m, setup).await
+                            }
                         }
-                        Compiled::CoreModule(m) => {
-                            guest::run_core_module(&self.engine, m, setup).await
-                        }
-                    }
-                };
-                // Epochs stop a guest spinning in wasm; this stops one blocked in a host call.
-                tokio::time::timeout_at(deadline.into(), run)
-                    .await
-                    .unwrap_or(Ending::TimedOut)
-            }),
+                    };
+                    // Epochs stop a guest spinning in wasm; this stops one blocked in a host call.
+                    tokio::time::timeout_at(deadline.into(), run)
+                        .await
+                        .unwrap_or(Ending::TimedOut)
+                });
+                // Not joined: a name lookup that never answers holds a blocking-pool thread, and
+                // dropping the runtime would wait for it past the deadline. The process exits
+                // soon after; the thread goes with it.
+                runtime.shutdown_background();
+                ending
+            }
         };
         // The most specific cause wins: a limit the host enforced explains the trap it caused.
         let result = if stdout.overflowed() {
@@ -326,7 +335,7 @@ impl Sandbox {
             stdout: stdout.contents(),
             stderr: stderr.contents(),
             result,
-            audit: audit.lock().map(|a| a.clone()).unwrap_or_default(),
+            audit: audit.take(),
             peak_memory_bytes: memory.peak(),
         }
     }

@@ -213,6 +213,13 @@ fn check_host_provider(
              what runs (pin it with --sha256=<digest from `{BINARY_NAME} inspect`>)"
         )));
     }
+    for unusable in config.grant.http.proxy.problems() {
+        report.warnings.push(warning(format!(
+            "the proxy setting in the provider's environment cannot be used ({unusable}): the \
+             module's requests that would go through it fail (set an http:// proxy, exempt \
+             the hosts with NO_PROXY, or unset it)"
+        )));
+    }
     if let Some(cache_type) = provider
         .token_attributes
         .as_ref()
