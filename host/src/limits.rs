@@ -44,6 +44,22 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 1024 * 1024;
 /// Cap on the guest's stderr, which is forwarded into the kubelet's log.
 pub const MAX_STDERR_BYTES: usize = 64 * 1024;
 
+/// Function bodies one module (all core modules of a component together) may hand the
+/// compiler. Compile time and memory grow with the code; see [`crate::policy::complexity`].
+/// The largest real plugins (the JavaScript and Python components) hold about 13,500; 400,000
+/// empty functions took 61 s and 2.2 GB to compile here, 60,000 about a seventh of that.
+pub const MAX_COMPILE_FUNCTIONS: u64 = 60_000;
+/// Locals declared in all function bodies together: what made a 240 KB module of 30,000
+/// functions with 50,000 locals each take 52 s to compile.
+pub const MAX_COMPILE_TOTAL_LOCALS: u64 = 4_000_000;
+/// Locals one function body declares (also wasmparser's and the web engines' limit).
+pub const MAX_COMPILE_LOCALS_PER_FUNCTION: u64 = 50_000;
+/// Size of one function body: the compiler holds a whole function's IR at once, so its memory
+/// grows with the largest body.
+pub const MAX_COMPILE_FUNCTION_BODY_BYTES: u64 = 2 * 1024 * 1024;
+/// Nesting of blocks, loops and ifs in one function body.
+pub const MAX_COMPILE_BLOCK_NESTING: u64 = 4_096;
+
 /// Largest wasm stack. A bounded stack turns runaway recursion into a trap, not a host crash.
 pub const MAX_WASM_STACK_BYTES: usize = 1024 * 1024;
 

@@ -151,6 +151,7 @@ impl Sandbox {
     }
 
     fn precompile_bytes(&self, format: ModuleFormat, bytes: &[u8]) -> Result<Vec<u8>, GuestError> {
+        crate::policy::complexity::check(bytes).map_err(|e| GuestError::Compile(e.to_string()))?;
         let bytes = match format {
             ModuleFormat::Component => self.engine.precompile_component(bytes),
             ModuleFormat::CoreModule => self.engine.precompile_module(bytes),

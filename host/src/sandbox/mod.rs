@@ -185,6 +185,7 @@ impl Sandbox {
     }
 
     fn compile_bytes(&self, format: ModuleFormat, bytes: &[u8]) -> Result<Compiled, GuestError> {
+        crate::policy::complexity::check(bytes).map_err(|e| GuestError::Compile(e.to_string()))?;
         let compiled = match format {
             ModuleFormat::Component => {
                 Component::from_binary(&self.engine, bytes).map(Compiled::Component)

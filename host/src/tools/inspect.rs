@@ -11,6 +11,7 @@ use clap::Args;
 
 use super::{EXIT_NO, EXIT_USAGE, EXIT_YES, usage_error};
 use crate::module::{ModuleBytes, ModuleFormat};
+use crate::policy::complexity::{self, CodeShape};
 use crate::policy::imports::{self, Capability, Grant};
 use crate::units::format_size;
 
@@ -58,8 +59,10 @@ pub struct Inspection {
     /// The top-level imports; `None` for precompiled code (not parsed).
     pub imports: Option<Vec<ImportInfo>>,
     /// Why the module cannot run here beyond an unknown import, one sentence each (a core
-    /// module importing `wasi:http`).
+    /// module importing `wasi:http`, a module too costly to compile).
     pub refusals: Vec<String>,
+    /// The shape of the code it gives the compiler; `None` for precompiled code.
+    pub code: Option<CodeShape>,
 }
 
 /// What a core module (wasm32-wasip1) gets on the network: nothing. The host links
@@ -134,9 +137,18 @@ pub fn inspect(path: &Path) -> Result<Inspection, String> {
             (None, BTreeSet::new())
         }
     };
-    let refusals = match (&module.format, &imports) {
+    let mut refusals = match (&module.format, &imports) {
         (ModuleFormat::CoreModule, Some(imports)) => core_module_refusals(imports),
         _ => Vec::new(),
+    };
+    let code = match imports {
+        Some(_) => {
+            if let Err(too_costly) = complexity::check(&module.bytes) {
+                refusals.push(too_costly.to_string());
+            }
+            complexity::measure(&module.bytes).ok()
+        }
+        None => None,
     };
     Ok(Inspection {
         path: path.to_owned(),
@@ -146,6 +158,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, String> {
         wasi_versions,
         imports,
         refusals,
+        code,
     })
 }
 
@@ -229,6 +242,16 @@ pub fn render(inspection: &Inspection) -> String {
             versions.join(", ")
         }
     ));
+    if let Some(code) = &inspection.code {
+        out.push_str(&format!(
+            "code:    {} functions, {} locals (at most {} in one), largest body {}, nesting {}\n",
+            code.functions,
+            code.total_locals,
+            code.max_locals,
+            format_size(code.max_body_bytes),
+            code.max_nesting
+        ));
+    }
     let capabilities: BTreeSet<Capability> = imports.iter().map(|i| i.capability).collect();
     out.push_str("capabilities:\n");
     for capability in &capabilities {
