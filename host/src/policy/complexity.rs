@@ -56,39 +56,45 @@ pub enum ComplexityError {
 /// Measures `bytes` (a core module or a component) and checks every bound.
 pub fn check(bytes: &[u8]) -> Result<CodeShape, ComplexityError> {
     let shape = measure(bytes)?;
-    let bounds = [
-        (
-            "the number of functions",
-            shape.functions,
-            MAX_COMPILE_FUNCTIONS,
-        ),
-        (
-            "the number of locals in all functions",
-            shape.total_locals,
-            MAX_COMPILE_TOTAL_LOCALS,
-        ),
-        (
-            "the number of locals in one function",
-            shape.max_locals,
-            MAX_COMPILE_LOCALS_PER_FUNCTION,
-        ),
-        (
-            "the size of one function body",
-            shape.max_body_bytes,
-            MAX_COMPILE_FUNCTION_BODY_BYTES,
-        ),
-        (
-            "the block nesting depth in one function",
-            shape.max_nesting,
-            MAX_COMPILE_BLOCK_NESTING,
-        ),
-    ];
-    for (what, value, limit) in bounds {
-        if value > limit {
-            return Err(ComplexityError::TooCostly { what, value, limit });
+    shape.within_bounds()?;
+    Ok(shape)
+}
+
+impl CodeShape {
+    /// Whether this shape is within every bound; the first one broken otherwise.
+    pub fn within_bounds(&self) -> Result<(), ComplexityError> {
+        let bounds = [
+            (
+                "the number of functions",
+                self.functions,
+                MAX_COMPILE_FUNCTIONS,
+            ),
+            (
+                "the number of locals in all functions",
+                self.total_locals,
+                MAX_COMPILE_TOTAL_LOCALS,
+            ),
+            (
+                "the number of locals in one function",
+                self.max_locals,
+                MAX_COMPILE_LOCALS_PER_FUNCTION,
+            ),
+            (
+                "the size of one function body",
+                self.max_body_bytes,
+                MAX_COMPILE_FUNCTION_BODY_BYTES,
+            ),
+            (
+                "the block nesting depth in one function",
+                self.max_nesting,
+                MAX_COMPILE_BLOCK_NESTING,
+            ),
+        ];
+        match bounds.into_iter().find(|(_, value, limit)| value > limit) {
+            Some((what, value, limit)) => Err(ComplexityError::TooCostly { what, value, limit }),
+            None => Ok(()),
         }
     }
-    Ok(shape)
 }
 
 /// The shape of `bytes`. Reading it costs time linear in the file's size (itself bounded by

@@ -141,13 +141,20 @@ pub fn inspect(path: &Path) -> Result<Inspection, String> {
         (ModuleFormat::CoreModule, Some(imports)) => core_module_refusals(imports),
         _ => Vec::new(),
     };
+    // Measured once: the shape is shown, and a shape past a bound is also a refusal.
     let code = match imports {
-        Some(_) => {
-            if let Err(too_costly) = complexity::check(&module.bytes) {
-                refusals.push(too_costly.to_string());
+        Some(_) => match complexity::measure(&module.bytes) {
+            Ok(shape) => {
+                if let Err(too_costly) = shape.within_bounds() {
+                    refusals.push(too_costly.to_string());
+                }
+                Some(shape)
             }
-            complexity::measure(&module.bytes).ok()
-        }
+            Err(invalid) => {
+                refusals.push(invalid.to_string());
+                None
+            }
+        },
         None => None,
     };
     Ok(Inspection {
