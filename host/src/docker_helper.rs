@@ -21,8 +21,9 @@
 //! run-mode options (`--sha256`, `--env`, `--allow-http`, ...) come from the args file
 //! `<name>.args` in the same directory: one option per line, written `--option=value` or
 //! `--flag`; blank lines and lines starting with `#` are skipped. It is read strictly: a regular
-//! file, at most 64 KiB of UTF-8, not writable by group or others, every other line starting
-//! with `--`. No file means the defaults.
+//! file (not a symlink), owned by root or by the user the helper runs as, not writable by group
+//! or others, at most 64 KiB of UTF-8, every other line starting with `--`. No file means the
+//! defaults.
 //!
 //! Errors are one line, `wasm-credential-provider: <name>: ...`, on stdout (where the protocol
 //! carries them to the client) and on stderr; they never contain a secret.
@@ -43,6 +44,7 @@ use credential_provider_protocol::{ApiVersion, Expectation, Request, Response};
 use crate::args::{ExecEnv, provider_run_config};
 use crate::error::Error;
 use crate::names::{BINARY_NAME, HELPER_PREFIX};
+use crate::regular_file::{Symlinks, open_regular};
 use crate::report;
 use crate::run::{RunConfig, run};
 
@@ -216,19 +218,25 @@ pub fn helper_run_config(name: &str, dir: &Path) -> Result<RunConfig, HelperErro
 
 /// Reads the args file at `path` strictly (see the module docs). A missing file means no args.
 pub fn read_args_file(path: &Path) -> Result<Vec<String>, HelperError> {
-    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let bad = |reason: String| HelperError::ArgsFile {
         path: path.display().to_string(),
         reason,
     };
-    let mut file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+    // The file grants the module its capabilities (`--allow-http`, `--env`, `--sha256`), so it
+    // must be this very file (no symlink is followed, as in the compile cache), and only root or
+    // the user the helper runs as may have written it.
+    let (mut file, meta) = match open_regular(path, Symlinks::Refuse) {
+        Ok(opened) => opened,
+        Err(err) if err.is_not_found() => return Ok(Vec::new()),
         Err(err) => return Err(bad(err.to_string())),
     };
-    let meta = file.metadata().map_err(|e| bad(e.to_string()))?;
-    if !meta.is_file() {
-        return Err(bad("not a regular file".into()));
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != 0 && meta.uid() != me {
+        return Err(bad(format!(
+            "owned by uid {}, neither root nor this user (uid {me}); it sets the sandbox's options",
+            meta.uid()
+        )));
     }
     if meta.permissions().mode() & 0o022 != 0 {
         return Err(bad(
@@ -496,6 +504,33 @@ mod tests {
             read_args_file(dir.path()),
             Err(HelperError::ArgsFile { .. })
         ));
+        // A symlink is not followed, even to a file that would be accepted.
+        let good = dir.path().join("good.args");
+        std::fs::write(&good, "--memory=32Mi\n").unwrap();
+        std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("link.args");
+        std::os::unix::fs::symlink(&good, &link).unwrap();
+        let err = read_args_file(&link).unwrap_err().to_string();
+        assert!(err.contains("symlink"), "{err}");
+    }
+
+    /// A file owned by a user other than root and this one is refused. Making such a file needs
+    /// root; elsewhere the test says it did not run.
+    #[test]
+    fn args_file_owned_by_another_user_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        if rustix::process::geteuid().as_raw() != 0 {
+            eprintln!("not root: cannot make a file owned by another user; skipped");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.args");
+        std::fs::write(&path, "--memory=32Mi\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(read_args_file(&path).unwrap(), vec!["--memory=32Mi"]);
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let err = read_args_file(&path).unwrap_err().to_string();
+        assert!(err.contains("owned by uid 65534"), "{err}");
     }
 
     #[test]

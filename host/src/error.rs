@@ -31,6 +31,10 @@ pub enum Error {
     /// The response names a registry outside `--allow-auth-key`.
     #[error("invalid response from the guest: {0}")]
     OutOfScope(#[from] crate::scope::OutOfScope),
+    /// Another error whose message quoted a secret of the run (the service-account token, a
+    /// granted env value), with the secret redacted.
+    #[error("{0}")]
+    Redacted(String),
     /// The response could not be written to stdout.
     #[error("writing the response to stdout: {0}")]
     WriteResponse(std::io::Error),

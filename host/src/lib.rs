@@ -18,6 +18,8 @@ pub mod module;
 pub mod names;
 pub mod policy;
 pub mod precompile;
+pub mod redact;
+pub mod regular_file;
 pub mod report;
 pub mod run;
 pub mod sandbox;

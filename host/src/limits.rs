@@ -43,6 +43,9 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 pub const DEFAULT_MAX_OUTPUT_BYTES: u64 = 1024 * 1024;
 /// Cap on the guest's stderr, which is forwarded into the kubelet's log.
 pub const MAX_STDERR_BYTES: usize = 64 * 1024;
+/// Cap on what the host writes when forwarding that stderr, line prefixes included: 64 KiB of
+/// empty lines under a long provider name would otherwise become megabytes of log.
+pub const MAX_FORWARDED_LOG_BYTES: usize = 128 * 1024;
 
 /// Function bodies one module (all core modules of a component together) may hand the
 /// compiler. Compile time and memory grow with the code; see [`crate::policy::complexity`].
@@ -60,6 +63,15 @@ pub const MAX_COMPILE_FUNCTION_BODY_BYTES: u64 = 2 * 1024 * 1024;
 /// Nesting of blocks, loops and ifs in one function body.
 pub const MAX_COMPILE_BLOCK_NESTING: u64 = 4_096;
 
+/// Smallest budget for what the host holds on a guest's behalf outside its linear memory
+/// (`wasi:http` fields, bodies, streams, handles; see `sandbox/host_state.rs`). The budget is
+/// `max(--memory, this)` plus one response body (`--http-max-response-bytes`): TLS setup and
+/// a request or two need a few MiB of host memory whatever the guest's own size.
+pub const MIN_HOST_STATE_BYTES: u64 = 16 * 1024 * 1024;
+/// Resource handles (fields, requests, responses, bodies, streams, pollables) a guest may hold
+/// at once. A plugin holds a few dozen; wasmtime's own default is 1,000,000.
+pub const MAX_RESOURCE_TABLE_ENTRIES: usize = 4096;
+
 /// Largest wasm stack. A bounded stack turns runaway recursion into a trap, not a host crash.
 pub const MAX_WASM_STACK_BYTES: usize = 1024 * 1024;
 
@@ -74,6 +86,8 @@ pub const HTTP_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(20);
 pub const DEFAULT_HTTP_MAX_RESPONSE_BYTES: u64 = 4 * 1024 * 1024;
 /// Cap on one request body a guest sends (a token exchange posts a few KiB).
 pub const HTTP_MAX_REQUEST_BODY_BYTES: u64 = 1024 * 1024;
+/// Largest `--ca-file` read. The system bundle of a distribution is about 200 KiB.
+pub const MAX_CA_FILE_BYTES: u64 = 16 * 1024 * 1024;
 /// Default number of outgoing requests one run may make: enough for a token exchange and a
 /// few redirects, not enough to use the node as a scanner.
 pub const DEFAULT_HTTP_MAX_REQUESTS: u32 = 16;

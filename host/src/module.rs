@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::limits::MAX_MODULE_BYTES;
+use crate::regular_file::{OpenError, Symlinks, open_regular};
 use crate::units::format_size;
 
 /// What kind of WebAssembly binary a module file holds.
@@ -87,6 +88,15 @@ pub enum ModuleError {
     /// The file does not exist.
     #[error("module {0} does not exist")]
     NotFound(PathBuf),
+    /// The path names a FIFO, device, directory or socket: only regular files are read (a
+    /// FIFO would block the run forever).
+    #[error("module {path} is a {kind}, not a regular file: point --module at the module file")]
+    NotRegular {
+        /// The module path.
+        path: PathBuf,
+        /// What it is instead.
+        kind: &'static str,
+    },
     /// The file could not be opened or read.
     #[error("cannot read module {path}: {source}")]
     Read {
@@ -173,7 +183,13 @@ impl ModuleFile {
     /// and differs, and detects its format.
     pub fn open(path: &Path, pin: Option<&Sha256Digest>) -> Result<Self, ModuleError> {
         let read_error = |source: std::io::Error| ModuleError::read(path, source);
-        let file = std::fs::File::open(path).map_err(read_error)?;
+        let (file, _) = open_regular(path, Symlinks::Follow).map_err(|e| match e {
+            OpenError::Io(source) => read_error(source),
+            OpenError::NotRegular(kind) => ModuleError::NotRegular {
+                path: path.to_owned(),
+                kind,
+            },
+        })?;
         let scan = scan(&file).map_err(read_error)?;
         if scan.len > MAX_MODULE_BYTES {
             return Err(ModuleError::TooLarge {
@@ -346,6 +362,33 @@ mod tests {
         assert!(matches!(
             ModuleFile::open(&tmp.path().join("missing.wasm"), None),
             Err(ModuleError::NotFound(_))
+        ));
+    }
+
+    /// A FIFO would block the open (and the run) forever: it is refused at once, by what it is.
+    #[test]
+    fn non_regular_module_paths_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let fifo = tmp.path().join("m.wasm");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let err = ModuleFile::open(&fifo, None).unwrap_err();
+        assert!(
+            matches!(err, ModuleError::NotRegular { kind: "FIFO", .. }),
+            "{err}"
+        );
+        assert!(matches!(
+            ModuleFile::open(tmp.path(), None),
+            Err(ModuleError::NotRegular {
+                kind: "directory",
+                ..
+            })
         ));
     }
 

@@ -5,14 +5,17 @@
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::time::Instant;
 
 use credential_provider_protocol::{Expectation, Request, Response, Secret};
 
 use crate::cache::CompileCache;
 use crate::error::Error;
-use crate::limits::MAX_REQUEST_BYTES;
+use crate::limits::{MAX_FORWARDED_LOG_BYTES, MAX_REQUEST_BYTES};
 use crate::module::{ModuleFile, Sha256Digest};
-use crate::sandbox::{Grant, Sandbox};
+use crate::redact::{RedactingLog, Secrets};
+use crate::report;
+use crate::sandbox::{Deadline, Grant, Sandbox};
 use crate::scope::AuthKeyScope;
 use crate::units::format_size;
 
@@ -73,15 +76,44 @@ pub struct RunConfig {
 
 /// Answers one request: reads it from `stdin`, runs the guest, writes the response to `stdout`.
 /// Guest stderr goes to `log`, each line prefixed with the provider name. On error nothing has
-/// been written to `stdout`.
+/// been written to `stdout`. The request's service-account token and the granted environment's
+/// values are redacted from everything written to `log` and from the error (see
+/// [`crate::redact`]). `--timeout` runs from the call: reading the module, compiling it and
+/// running the guest all fit in it.
 pub fn run(
     config: &RunConfig,
     stdin: impl Read,
+    stdout: impl Write,
+    log: &mut dyn Write,
+) -> Result<(), Error> {
+    let deadline = Instant::now() + config.grant.timeout;
+    // 1. Decode.
+    let request = read_request(stdin)?;
+    let secrets = Secrets::new(
+        request
+            .service_account_token
+            .iter()
+            .map(Secret::expose)
+            .chain(config.grant.env.iter().map(|(_, value)| value.as_str())),
+    );
+    let mut log = RedactingLog::new(log, &secrets);
+    answer(config, &request, deadline, stdout, &mut log).map_err(|err| {
+        let message = err.to_string();
+        match secrets.redact(&message) {
+            std::borrow::Cow::Borrowed(_) => err,
+            std::borrow::Cow::Owned(redacted) => Error::Redacted(redacted),
+        }
+    })
+}
+
+/// Stages 2 to 5 for a decoded request.
+fn answer(
+    config: &RunConfig,
+    request: &Request,
+    deadline: Instant,
     mut stdout: impl Write,
     log: &mut dyn Write,
 ) -> Result<(), Error> {
-    // 1. Decode.
-    let request = read_request(stdin)?;
     // 2. Load, refusing a tampered module before the engine sees it.
     let module = ModuleFile::open(&config.module, config.sha256.as_ref())?;
     // 3. Sandbox.
@@ -95,9 +127,13 @@ pub fn run(
         &module,
         config.allow_precompiled,
         cache.as_ref(),
+        Some(Deadline {
+            at: deadline,
+            timeout: config.grant.timeout,
+        }),
         &mut |message| warn(&config.provider, log, &message),
     )?;
-    let guest = sandbox.run(&compiled, &config.grant, request.to_stdin_bytes());
+    let guest = sandbox.run(&compiled, &config.grant, request.to_stdin_bytes(), deadline);
     forward_guest_log(&config.provider, &guest.stderr, log);
     for line in &guest.audit {
         // Audit lines name scheme, host, port and path only: never a query, header or body.
@@ -107,12 +143,18 @@ pub fn run(
         let _ = writeln!(
             log,
             "{}",
-            crate::stats::line(&config.provider, guest.peak_memory_bytes)
+            crate::stats::line(
+                &config.provider,
+                &crate::stats::RunStats {
+                    guest_peak_memory_bytes: guest.peak_memory_bytes,
+                    host_peak_rss_bytes: crate::stats::host_peak_rss_bytes(),
+                }
+            )
         );
     }
     guest.result?;
     // 4. Validate with the kubelet's rules.
-    let forbidden_token = config.token_cache_type.forbidden_token(Some(&request));
+    let forbidden_token = config.token_cache_type.forbidden_token(Some(request));
     let response = Response::decode(
         &guest.stdout,
         Expectation {
@@ -151,26 +193,44 @@ fn read_request(stdin: impl Read) -> Result<Request, Error> {
     Ok(Request::decode(&input)?)
 }
 
-/// Writes the guest's stderr to the host's, one `[provider] line` per line, with control
-/// characters (terminal escapes, carriage returns) replaced so a guest cannot forge log lines.
+/// Writes the guest's stderr to the host's, one `[provider] line` per line, with the characters
+/// that could forge or disguise a log line replaced (see [`report::is_line_breaking`]). The host's
+/// output is capped too, prefixes included ([`MAX_FORWARDED_LOG_BYTES`]): past it, one line
+/// says how many guest lines were left out.
 fn forward_guest_log(provider: &str, stderr: &[u8], log: &mut dyn Write) {
     if stderr.is_empty() {
         return;
     }
     let text = String::from_utf8_lossy(stderr);
-    for line in text.lines() {
+    let mut written = 0usize;
+    let mut lines = text.lines();
+    for line in lines.by_ref() {
         let clean: String = line
             .chars()
             .map(|c| {
-                if c.is_control() && c != '\t' {
+                if report::is_line_breaking(c) {
                     '\u{fffd}'
                 } else {
                     c
                 }
             })
             .collect();
+        let out = format!("[{provider}] {clean}\n");
+        if written + out.len() > MAX_FORWARDED_LOG_BYTES {
+            let left_out = 1 + lines.count();
+            warn(
+                provider,
+                log,
+                &format!(
+                    "{left_out} more lines of guest stderr not shown (at most {} of guest log per run)",
+                    format_size(MAX_FORWARDED_LOG_BYTES as u64)
+                ),
+            );
+            return;
+        }
+        written += out.len();
         // Logging is best effort: a closed stderr must not turn success into failure.
-        let _ = writeln!(log, "[{provider}] {clean}");
+        let _ = log.write_all(out.as_bytes());
     }
 }
 
@@ -185,6 +245,29 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "[p] one\n[p] two\u{fffd}[31m\u{fffd}three\n"
+        );
+    }
+
+    #[test]
+    fn guest_log_cannot_forge_reorder_or_flood_the_host_log() {
+        let mut out = Vec::new();
+        forward_guest_log("p", "a\u{2028}b\u{202e}c\u{2066}d\n".as_bytes(), &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "[p] a\u{fffd}b\u{fffd}c\u{fffd}d\n"
+        );
+        // 64 KiB of newlines under a long provider name: the host writes at most the cap.
+        let provider = "p".repeat(200);
+        let mut out = Vec::new();
+        forward_guest_log(&provider, &vec![b'\n'; 64 * 1024], &mut out);
+        assert!(out.len() <= MAX_FORWARDED_LOG_BYTES + 300, "{}", out.len());
+        let text = String::from_utf8(out).unwrap();
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.ends_with(
+                "more lines of guest stderr not shown (at most 128 KiB of guest log per run)"
+            ),
+            "{last}"
         );
     }
 

@@ -1,5 +1,6 @@
 //! The run statistics line: what `simulate` shows a plugin author about one exec (the guest's
-//! peak linear memory), passed from the run mode to the tool that executed it.
+//! peak linear memory, the host process's peak resident memory), passed from the run mode to
+//! the tool that executed it.
 //!
 //! The run mode writes it only when its environment sets [`STATS_ENV`] (the kubelet never does),
 //! as a host line (`wasm-credential-provider: <provider>: stats: ...`): a guest's own stderr is
@@ -12,35 +13,78 @@ pub const STATS_ENV: &str = "WASM_CREDENTIAL_PROVIDER_STATS";
 
 /// The field naming the guest's peak linear memory, in bytes.
 const PEAK_MEMORY_FIELD: &str = "guest-peak-memory-bytes=";
+/// The field naming the host process's peak resident set (`VmHWM`), in bytes.
+const PEAK_RSS_FIELD: &str = "host-peak-rss-bytes=";
+
+/// What one run reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunStats {
+    /// The most linear memory the guest held at once.
+    pub guest_peak_memory_bytes: u64,
+    /// The host process's peak resident memory up to the end of the guest's run, when the
+    /// system says (`/proc/self/status`).
+    pub host_peak_rss_bytes: Option<u64>,
+}
 
 /// Whether a run whose environment is read through `var` reports its statistics.
 pub fn requested(var: impl Fn(&str) -> Option<String>) -> bool {
     var(STATS_ENV).is_some_and(|v| v == "1")
 }
 
-/// The stats line of a run whose guest used at most `peak_memory` bytes of linear memory.
-pub fn line(provider: &str, peak_memory: u64) -> String {
-    format!("{BINARY_NAME}: {provider}: stats: {PEAK_MEMORY_FIELD}{peak_memory}")
+/// This process's peak resident memory so far, in bytes (`VmHWM`), if the system says.
+pub fn host_peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
 }
 
-/// The guest peak memory of a stats line in a run's stderr, and that stderr without the line.
-pub fn take(stderr: &[u8]) -> (Option<u64>, Vec<u8>) {
-    let mut peak = None;
+/// The stats line of a run.
+pub fn line(provider: &str, stats: &RunStats) -> String {
+    let mut line = format!(
+        "{BINARY_NAME}: {provider}: stats: {PEAK_MEMORY_FIELD}{}",
+        stats.guest_peak_memory_bytes
+    );
+    if let Some(rss) = stats.host_peak_rss_bytes {
+        line.push_str(&format!(" {PEAK_RSS_FIELD}{rss}"));
+    }
+    line
+}
+
+/// The stats of a stats line in a run's stderr, and that stderr without the line.
+pub fn take(stderr: &[u8]) -> (Option<RunStats>, Vec<u8>) {
+    let mut stats = None;
     let mut rest = Vec::with_capacity(stderr.len());
     for line in stderr.split_inclusive(|&b| b == b'\n') {
         match parse(line) {
-            Some(value) if peak.is_none() => peak = Some(value),
+            Some(value) if stats.is_none() => stats = Some(value),
             _ => rest.extend_from_slice(line),
         }
     }
-    (peak, rest)
+    (stats, rest)
 }
 
-fn parse(line: &[u8]) -> Option<u64> {
+fn parse(line: &[u8]) -> Option<RunStats> {
     let text = std::str::from_utf8(line).ok()?.trim_end_matches('\n');
     let rest = text.strip_prefix(BINARY_NAME)?.strip_prefix(": ")?;
-    let (_, value) = rest.rsplit_once(&format!(": stats: {PEAK_MEMORY_FIELD}"))?;
-    value.parse().ok()
+    let (_, fields) = rest.rsplit_once(&format!(": stats: {PEAK_MEMORY_FIELD}"))?;
+    let (memory, rss) = match fields.split_once(' ') {
+        Some((memory, rss)) => (
+            memory,
+            Some(rss.strip_prefix(PEAK_RSS_FIELD)?.parse().ok()?),
+        ),
+        None => (fields, None),
+    };
+    Some(RunStats {
+        guest_peak_memory_bytes: memory.parse().ok()?,
+        host_peak_rss_bytes: rss,
+    })
 }
 
 #[cfg(test)]
@@ -49,15 +93,27 @@ mod tests {
 
     #[test]
     fn the_line_round_trips_and_is_removed() {
-        let mut stderr = b"[p] hello\n".to_vec();
-        stderr.extend_from_slice(line("p", 1_179_648).as_bytes());
-        stderr.push(b'\n');
-        assert_eq!(take(&stderr), (Some(1_179_648), b"[p] hello\n".to_vec()));
+        for stats in [
+            RunStats {
+                guest_peak_memory_bytes: 1_179_648,
+                host_peak_rss_bytes: None,
+            },
+            RunStats {
+                guest_peak_memory_bytes: 1_179_648,
+                host_peak_rss_bytes: Some(14 << 20),
+            },
+        ] {
+            let mut stderr = b"[p] hello\n".to_vec();
+            stderr.extend_from_slice(line("p", &stats).as_bytes());
+            stderr.push(b'\n');
+            assert_eq!(take(&stderr), (Some(stats), b"[p] hello\n".to_vec()));
+        }
+        assert!(host_peak_rss_bytes().is_some_and(|rss| rss > 0));
     }
 
     #[test]
     fn a_guest_line_is_not_a_stats_line() {
-        let forged = format!("[p] {}\n", line("p", 1));
+        let forged = format!("[p] {}\n", line("p", &RunStats::default()));
         assert_eq!(take(forged.as_bytes()), (None, forged.into_bytes()));
     }
 
@@ -66,6 +122,7 @@ mod tests {
         for bad in [
             "stats: guest-peak-memory-bytes=1",
             "wasm-credential-provider: p: stats: guest-peak-memory-bytes=x",
+            "wasm-credential-provider: p: stats: guest-peak-memory-bytes=1 other=2",
         ] {
             assert_eq!(take(bad.as_bytes()).0, None, "{bad}");
         }

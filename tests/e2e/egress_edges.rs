@@ -261,3 +261,81 @@ fn an_unusable_proxy_fails_only_the_runs_that_send_http() {
     );
     assert!(origin.received().is_empty());
 }
+
+/// A name whose DNS answer never comes: the run still ends at `--timeout`, because the lookup
+/// is abandoned, not waited for (it took 10 s with `--timeout 2s`). The host runs in its own
+/// mount namespace whose `/etc/resolv.conf` names a loopback server that never answers; that
+/// needs root and `unshare`, so elsewhere the test says it did not run.
+#[test]
+fn a_name_lookup_that_never_answers_ends_at_the_deadline() {
+    let Ok(silent) = std::net::UdpSocket::bind("127.0.0.153:53") else {
+        eprintln!("cannot bind a DNS port (not root?): skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let resolv = dir.path().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.153\noptions timeout:30 attempts:3\n",
+    )
+    .unwrap();
+    let probe = std::process::Command::new("unshare")
+        .args(["--mount", "--", "sh", "-c"])
+        .arg(format!(
+            "mount --bind {} /etc/resolv.conf",
+            resolv.display()
+        ))
+        .status();
+    if !probe.is_ok_and(|status| status.success()) {
+        eprintln!("cannot make a mount namespace (unshare --mount): skipped");
+        return;
+    }
+    let module = precompiled_guest("raw_requests", Target::P2, dir.path());
+    let script = format!(
+        "mount --bind {} /etc/resolv.conf && exec \"$@\"",
+        resolv.display()
+    );
+    let name = "never-answers.example";
+    let out = exec_program(
+        Path::new("unshare"),
+        &[
+            "--mount",
+            "--",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+            HOST,
+            "--module",
+            module.to_str().unwrap(),
+            "--allow-precompiled",
+            "--timeout",
+            "2s",
+            "--allow-http",
+            &format!("http://{name}/"),
+            "--arg",
+            "http",
+            "--arg",
+            name,
+            "--arg",
+            "1",
+            "--arg",
+            "/",
+        ],
+        &v1_request(),
+        &[("HTTPS_PROXY", ""), ("HTTP_PROXY", ""), ("NO_PROXY", "")],
+    );
+    // The query did reach the silent server, so the lookup really was pending.
+    silent.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 512];
+    assert!(silent.recv_from(&mut buf).is_ok(), "no DNS query arrived");
+    out.assert_refused(
+        "raw_requests",
+        "guest did not finish within the 2s time limit",
+    );
+    assert!(
+        out.elapsed < std::time::Duration::from_secs(5),
+        "ran {:?}",
+        out.elapsed
+    );
+}

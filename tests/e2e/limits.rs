@@ -11,8 +11,19 @@ use crate::support::*;
 const MARGIN: Duration = Duration::from_secs(20);
 
 fn assert_stopped_at_timeout(guest: &str) {
+    let dir = tempfile::tempdir().unwrap();
     for target in Target::ALL {
-        let out = exec_guest(guest, target, &["--timeout", "1s"], &v1_request());
+        let module = precompiled_guest(guest, target, dir.path());
+        let out = exec(
+            &[
+                "--module",
+                module.to_str().unwrap(),
+                "--allow-precompiled",
+                "--timeout",
+                "1s",
+            ],
+            &v1_request(),
+        );
         out.assert_refused(guest, "guest did not finish within the 1s time limit");
         assert!(
             out.elapsed < Duration::from_secs(1) + MARGIN,
@@ -73,6 +84,49 @@ fn stderr_flood_is_stopped_at_the_cap() {
             out.stderr.len() < 80 * 1024,
             "{} bytes forwarded",
             out.stderr.len()
+        );
+    }
+}
+
+/// 64 KiB of empty lines under a long provider name became 13 MB of host log; the host's own
+/// output is capped too, with one line saying what was left out. Lines that try to break,
+/// reorder or disguise the log arrive as one line each, those characters replaced.
+#[test]
+fn guest_stderr_cannot_flood_or_forge_the_host_log() {
+    let dir = tempfile::tempdir().unwrap();
+    for target in Target::ALL {
+        let name = "p".repeat(200);
+        let module = dir.path().join(format!("{name}.wasm"));
+        std::fs::copy(test_artifacts::guest("flood_stderr", target), &module).unwrap();
+        let module = module.to_str().unwrap();
+        let out = exec(&["--module", module, "--arg", "newlines"], &v1_request());
+        assert!(!out.status.success());
+        assert!(
+            out.stderr.len() < 130 * 1024,
+            "{} bytes of host log",
+            out.stderr.len()
+        );
+        assert!(
+            out.stderr.contains(
+                "more lines of guest stderr not shown (at most 128 KiB of guest log per run)"
+            ),
+            "{}",
+            &out.stderr[out.stderr.len().saturating_sub(600)..]
+        );
+        let out = exec_guest("flood_stderr", target, &["--arg", "forge"], &v1_request());
+        out.assert_refused("flood_stderr", "guest exited with status 1");
+        let forwarded: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| l.starts_with("[flood_stderr] "))
+            .collect();
+        assert_eq!(
+            forwarded,
+            [
+                "[flood_stderr] one\u{fffd}wasm-credential-provider: p: forged\u{fffd}two\u{fffd}three\u{fffd}four\u{fffd}"
+            ],
+            "{}",
+            out.stderr
         );
     }
 }

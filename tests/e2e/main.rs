@@ -8,6 +8,7 @@ mod docker_helper;
 mod egress_edges;
 mod escapes;
 mod exec_path;
+mod host_state;
 mod http;
 mod http_servers;
 mod install;
@@ -38,6 +39,7 @@ fn every_test_guest_has_a_test() {
         include_str!("egress_edges.rs"),
         include_str!("escapes.rs"),
         include_str!("exec_path.rs"),
+        include_str!("host_state.rs"),
         include_str!("http.rs"),
         include_str!("limits.rs"),
         include_str!("modules.rs"),

@@ -83,7 +83,7 @@ fn a_directory_is_not_a_module() {
     let sub = dir.path().join("provider.wasm");
     std::fs::create_dir(&sub).unwrap();
     let out = exec(&["--module", sub.to_str().unwrap()], &v1_request());
-    out.assert_refused("provider", "cannot read module");
+    out.assert_refused("provider", "is a directory, not a regular file");
 }
 
 /// Writes `text` (wasm text format: a core module or a component) as a binary module file.
@@ -164,6 +164,11 @@ fn proposals_the_host_turns_off_do_not_compile() {
 /// A core module of `functions` empty `() -> ()` functions, each declaring `locals` i32 locals
 /// (written directly: the text form of the hostile one would be gigabytes).
 fn many_functions(functions: u32, locals: u32) -> Vec<u8> {
+    busy_functions(functions, locals, 0)
+}
+
+/// Like [`many_functions`], each body doing `adds` additions of its locals (`locals` > `adds`+2).
+fn busy_functions(functions: u32, locals: u32, adds: u32) -> Vec<u8> {
     fn leb(mut n: u32, out: &mut Vec<u8>) {
         loop {
             let byte = (n & 0x7f) as u8;
@@ -182,7 +187,18 @@ fn many_functions(functions: u32, locals: u32) -> Vec<u8> {
     }
     let mut body = vec![1];
     leb(locals, &mut body);
-    body.extend_from_slice(&[0x7f, 0x0b]);
+    body.push(0x7f);
+    for i in 0..adds {
+        // local.get i; local.get i+1; i32.add; local.set i+2
+        body.push(0x20);
+        leb(i, &mut body);
+        body.push(0x20);
+        leb(i + 1, &mut body);
+        body.push(0x6a);
+        body.push(0x21);
+        leb(i + 2, &mut body);
+    }
+    body.push(0x0b);
     let mut funcs = Vec::new();
     leb(functions, &mut funcs);
     funcs.extend(std::iter::repeat_n(0u8, functions as usize));
@@ -250,4 +266,45 @@ fn modules_too_costly_to_compile_are_refused_before_compiling() {
         &[],
     );
     assert!(out.status.success(), "{}", out.stderr);
+}
+
+/// A module within every complexity bound that still takes long to compile (50,000 busy
+/// functions: about 15 s here) is stopped at `--timeout`, compiling included, with or without a
+/// cache, and says so.
+#[test]
+fn compiling_counts_against_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("slow.wasm");
+    std::fs::write(&path, busy_functions(50_000, 60, 50)).unwrap();
+    let cache = dir.path().join("cache");
+    for args in [vec![], vec!["--cache-dir", cache.to_str().unwrap()]] {
+        let mut all = vec!["--module", path.to_str().unwrap(), "--timeout", "1s"];
+        all.extend(args);
+        let out = exec(&all, &v1_request());
+        out.assert_refused("slow", "module did not compile within the 1s time limit");
+        assert!(
+            out.elapsed < std::time::Duration::from_secs(4),
+            "ran {:?}",
+            out.elapsed
+        );
+    }
+}
+
+/// A FIFO as `--module` would block the open forever: it is refused at once, by what it is.
+#[test]
+fn a_module_path_that_is_not_a_regular_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.wasm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let out = exec(
+        &["--module", fifo.to_str().unwrap(), "--timeout", "2s"],
+        &v1_request(),
+    );
+    out.assert_refused("fifo", "is a FIFO, not a regular file");
+    let out = exec(&["--module", "/dev/zero"], &v1_request());
+    out.assert_refused("zero", "is a character device, not a regular file");
 }

@@ -65,6 +65,20 @@ fn no_failure_path_prints_a_secret() {
         wrap(&format!(
             r#","cacheKeyType":"Image","auth":{{"evil.io":{{"password":"{PASSWORD}"}}}}"#
         )),
+        // The request's token and a granted value, quoted back as names the host's messages
+        // would show: an auth key (out of scope), a field name.
+        wrap(&format!(
+            r#","cacheKeyType":"Image","auth":{{"{TOKEN}":{{"password":"p"}}}}"#
+        )),
+        wrap(&format!(
+            r#","cacheKeyType":"Image","auth":{{"{GRANTED}.io":{{"password":"p"}}}}"#
+        )),
+        wrap(&format!(r#","cacheKeyType":"Image","{TOKEN}":1"#)),
+        wrap(&format!(r#","cacheKeyType":"{GRANTED}""#)),
+        wrap(&format!(
+            r#","cacheKeyType":"Image","{}":1"#,
+            TOKEN.repeat(10)
+        )),
     ];
     let granted = format!("GRANTED_SECRET={GRANTED}");
     for target in Target::ALL {

@@ -94,6 +94,25 @@ pub fn exec_guest(guest: &str, target: Target, args: &[&str], stdin: &[u8]) -> O
     exec(&all, stdin)
 }
 
+/// Test guest `guest` for `target` compiled ahead of time into `dir` (`compile`), so that a run
+/// with `--allow-precompiled` spends its `--timeout` on the guest alone, however busy the
+/// machine (compiling counts against the timeout).
+pub fn precompiled_guest(guest: &str, target: Target, dir: &Path) -> std::path::PathBuf {
+    let cwasm = dir.join(format!("{guest}.cwasm"));
+    let module = test_artifacts::guest(guest, target);
+    let out = exec(
+        &[
+            "compile",
+            module.to_str().expect("utf-8 path"),
+            "-o",
+            cwasm.to_str().expect("utf-8 path"),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "compile {guest}: {}", out.stderr);
+    cwasm
+}
+
 /// Runs example plugin `plugin`, built for `target`, through the host with `args`. Each variable
 /// in `cleared` is set empty in the host's environment (so the tester's own proxy or cloud
 /// settings never reach the run), then `env` is applied.

@@ -292,7 +292,19 @@ fn http_grant(args: &RunArgs, env: &ExecEnv, problems: &mut Vec<String>) -> Opti
 /// The certificates of a PEM file; an unreadable file or one without certificates is an error.
 fn read_ca_file(path: &Path) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, String> {
     use rustls::pki_types::pem::PemObject;
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    use std::io::Read;
+    let (file, _) = crate::regular_file::open_regular(path, crate::regular_file::Symlinks::Follow)
+        .map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(crate::limits::MAX_CA_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > crate::limits::MAX_CA_FILE_BYTES {
+        return Err(format!(
+            "larger than {}, which no CA bundle is",
+            crate::units::format_size(crate::limits::MAX_CA_FILE_BYTES)
+        ));
+    }
     let certs = rustls::pki_types::CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("not a PEM certificate file ({e})"))?;

@@ -105,8 +105,8 @@ pub fn exec_plugin_measured(
     };
     let outcome = output.and_then(|mut output| {
         if ask_stats {
-            let (peak, rest) = crate::stats::take(&output.stderr);
-            stats.guest_peak_memory = peak;
+            let (reported, rest) = crate::stats::take(&output.stderr);
+            stats.guest_peak_memory = reported.map(|r| r.guest_peak_memory_bytes);
             output.stderr = rest;
         }
         judge(output, request, token_echo_allowed)

@@ -12,8 +12,10 @@ use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::builder::http_ctx;
+use super::host_state::HostStateMeter;
 use super::http::EgressHooks;
 use super::limiter::GuestLimiter;
+use crate::limits::MAX_RESOURCE_TABLE_ENTRIES;
 
 /// How a guest's run ended, before any output is looked at.
 pub enum Ending {
@@ -71,6 +73,8 @@ pub struct RunSetup {
     pub deadline: Instant,
     /// Set when the deadline stopped a spinning guest.
     pub timed_out: Arc<AtomicBool>,
+    /// What the host holds for the guest, checked at every epoch tick.
+    pub host_state: HostStateMeter,
     /// The egress hook for `wasi:http` (components only; core modules have no network).
     pub http: EgressHooks,
     /// Whether to link `wasi:http`: only for components that import it, since defining its
@@ -78,13 +82,21 @@ pub struct RunSetup {
     pub link_http: bool,
 }
 
-fn arm_deadline<T>(store: &mut Store<T>, deadline: Instant, timed_out: Arc<AtomicBool>) {
+/// At every epoch tick while guest code runs: stop it at the deadline, or when it has made the
+/// host hold more than its budget.
+fn arm_deadline<T>(
+    store: &mut Store<T>,
+    deadline: Instant,
+    timed_out: Arc<AtomicBool>,
+    host_state: HostStateMeter,
+) {
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
         if Instant::now() >= deadline {
             timed_out.store(true, Ordering::SeqCst);
             wasmtime::bail!("guest exceeded its time limit");
         }
+        host_state.check()?;
         // Yield to the executor at every tick, so the wall-clock timeout around the whole run
         // is polled even while the guest spins.
         Ok(UpdateDeadline::Yield(1))
@@ -134,21 +146,24 @@ pub async fn run_component(engine: &Engine, component: &Component, setup: RunSet
         limiter,
         deadline,
         timed_out,
+        host_state,
         http,
         link_http,
     } = setup;
+    let mut table = ResourceTable::new();
+    table.set_max_capacity(MAX_RESOURCE_TABLE_ENTRIES);
     let mut store = Store::new(
         engine,
         ComponentState {
             wasi: wasi.build(),
-            table: ResourceTable::new(),
+            table,
             limiter,
             http: http_ctx(),
             hooks: http,
         },
     );
     store.limiter(|state| &mut state.limiter);
-    arm_deadline(&mut store, deadline, timed_out.clone());
+    arm_deadline(&mut store, deadline, timed_out.clone(), host_state);
     let run = async {
         let linker = component_linker(engine, link_http)?;
         let command = Command::instantiate_async(&mut store, component, &linker).await?;
@@ -167,6 +182,7 @@ pub async fn run_core_module(engine: &Engine, module: &Module, setup: RunSetup) 
         limiter,
         deadline,
         timed_out,
+        host_state,
         http: _,
         link_http: _,
     } = setup;
@@ -178,7 +194,7 @@ pub async fn run_core_module(engine: &Engine, module: &Module, setup: RunSetup) 
         },
     );
     store.limiter(|state| &mut state.limiter);
-    arm_deadline(&mut store, deadline, timed_out.clone());
+    arm_deadline(&mut store, deadline, timed_out.clone(), host_state);
     let run = async {
         let linker = core_linker(engine)?;
         let instance = linker.instantiate_async(&mut store, module).await?;

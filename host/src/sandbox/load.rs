@@ -4,7 +4,10 @@
 use wasmtime::component::Component;
 use wasmtime::{Engine, Precompiled};
 
-use super::{Compiled, GuestError, Sandbox, one_line};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use super::{Compiled, Deadline, GuestError, Sandbox, compile_bytes, one_line};
 use crate::cache::{CachedCode, CompileCache};
 use crate::module::{ModuleBytes, ModuleFile, ModuleFormat};
 
@@ -86,12 +89,13 @@ fn load_entry(
 impl Sandbox {
     /// Compiled code for `module`. A precompiled file is loaded only if `allow_precompiled`;
     /// with a cache, a trusted entry is loaded and a miss is compiled and stored. Cache problems
-    /// are reported through `warn` and fall back to compiling.
+    /// are reported through `warn` and fall back to compiling. Compiling gives up at `deadline`.
     pub fn load(
         &self,
         module: &ModuleFile,
         allow_precompiled: bool,
         cache: Option<&CompileCache>,
+        deadline: Option<Deadline>,
         warn: &mut dyn FnMut(String),
     ) -> Result<(Compiled, Origin), GuestError> {
         let precompiled = match module.format {
@@ -114,7 +118,12 @@ impl Sandbox {
             return Ok((compiled, Origin::Precompiled));
         }
         let Some(cache) = cache else {
-            let compiled = self.compile_bytes(module.format, &module.bytes()?)?;
+            let (engine, format, bytes) = (
+                self.engine.clone(),
+                module.format,
+                module.bytes()?.into_owned(),
+            );
+            let compiled = before(deadline, move || compile_bytes(&engine, format, &bytes))?;
             return Ok((compiled, Origin::Compiled));
         };
         let kind = match module.format {
@@ -133,7 +142,12 @@ impl Sandbox {
             Ok(None) => {}
             Err(e) => warn(e.to_string()),
         }
-        let bytes = self.precompile_bytes(module.format, &module.bytes()?)?;
+        let (engine, format, bytes) = (
+            self.engine.clone(),
+            module.format,
+            module.bytes()?.into_owned(),
+        );
+        let bytes = before(deadline, move || precompile_bytes(&engine, format, &bytes))?;
         if let Err(e) = cache.put(&module.digest, &bytes) {
             warn(format!(
                 "cannot store the compiled module in {}: {e}",
@@ -147,21 +161,56 @@ impl Sandbox {
 
     /// Compiles a module or component to wasmtime's precompiled (`.cwasm`) form for this engine.
     pub fn precompile(&self, module: &ModuleBytes) -> Result<Vec<u8>, GuestError> {
-        self.precompile_bytes(module.format, &module.bytes)
+        precompile_bytes(&self.engine, module.format, &module.bytes)
     }
+}
 
-    fn precompile_bytes(&self, format: ModuleFormat, bytes: &[u8]) -> Result<Vec<u8>, GuestError> {
-        crate::policy::complexity::check(bytes).map_err(|e| GuestError::Compile(e.to_string()))?;
-        let bytes = match format {
-            ModuleFormat::Component => self.engine.precompile_component(bytes),
-            ModuleFormat::CoreModule => self.engine.precompile_module(bytes),
-            ModuleFormat::PrecompiledComponent | ModuleFormat::PrecompiledModule => {
-                return Err(GuestError::Compile(
-                    "the module is already precompiled".into(),
-                ));
-            }
-        };
-        bytes.map_err(|e| GuestError::Compile(one_line(&e)))
+/// wasmtime's precompiled form of a module or component, after the complexity check.
+fn precompile_bytes(
+    engine: &Engine,
+    format: ModuleFormat,
+    bytes: &[u8],
+) -> Result<Vec<u8>, GuestError> {
+    crate::policy::complexity::check(bytes).map_err(|e| GuestError::Compile(e.to_string()))?;
+    let bytes = match format {
+        ModuleFormat::Component => engine.precompile_component(bytes),
+        ModuleFormat::CoreModule => engine.precompile_module(bytes),
+        ModuleFormat::PrecompiledComponent | ModuleFormat::PrecompiledModule => {
+            return Err(GuestError::Compile(
+                "the module is already precompiled".into(),
+            ));
+        }
+    };
+    bytes.map_err(|e| GuestError::Compile(one_line(&e)))
+}
+
+/// Stack of the compiling thread: the main thread's size, as compiling on it had.
+const COMPILE_THREAD_STACK_BYTES: usize = 8 * 1024 * 1024;
+
+/// Runs `compile` on its own thread and waits for it until `deadline`; past it, the thread is
+/// abandoned (the process exits soon after, with the thread) and the run fails with its
+/// reason, instead of outliving `--timeout`. Without a deadline, runs it here.
+fn before<T: Send + 'static>(
+    deadline: Option<Deadline>,
+    compile: impl FnOnce() -> Result<T, GuestError> + Send + 'static,
+) -> Result<T, GuestError> {
+    let Some(deadline) = deadline else {
+        return compile();
+    };
+    let (done, result) = mpsc::sync_channel(1);
+    std::thread::Builder::new()
+        .name("compile".into())
+        .stack_size(COMPILE_THREAD_STACK_BYTES)
+        .spawn(move || {
+            let _ = done.send(compile());
+        })
+        .map_err(|e| GuestError::Engine(format!("cannot start the compiler thread: {e}")))?;
+    match result.recv_timeout(deadline.at.saturating_duration_since(Instant::now())) {
+        Ok(compiled) => compiled,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(GuestError::CompileTimeout(deadline.timeout)),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(GuestError::Compile(
+            "the compiler stopped without a result".into(),
+        )),
     }
 }
 

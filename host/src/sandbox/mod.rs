@@ -4,6 +4,7 @@ mod audit;
 mod builder;
 mod engine;
 mod guest;
+mod host_state;
 mod http;
 mod limiter;
 mod load;
@@ -22,9 +23,11 @@ use crate::policy::imports::{self, Capability};
 use crate::units::{format_duration, format_size};
 use builder::{WasiGrant, wasi_builder};
 use guest::{Ending, RunSetup};
+use host_state::HostStateMeter;
 use limiter::{GuestLimiter, MemoryGauge};
 use pipes::CappedPipe;
 
+pub use host_state::measure_heap_with;
 pub use http::{HttpGrant, Proxy, ProxyEnv};
 pub use load::Origin;
 
@@ -37,14 +40,31 @@ pub struct Grant {
     pub args: Vec<String>,
     /// Guest environment, resolved to values. Values may be secrets: never print them.
     pub env: Vec<(String, String)>,
-    /// Budget for all linear memory together.
+    /// Budget for all linear memory together; the budget for host-side state follows from it
+    /// (see [`host_state_budget`]).
     pub memory_bytes: u64,
-    /// Wall-clock limit for instantiating and running the guest.
+    /// Wall-clock limit for the whole run (see [`Deadline`]).
     pub timeout: Duration,
     /// Cap on stdout.
     pub max_output_bytes: u64,
     /// Outgoing HTTP (`--allow-http` and friends); the default denies every request.
     pub http: HttpGrant,
+}
+
+/// When a run must be over: `at`, `timeout` after the request arrived. Compiling and running
+/// both stop at it.
+#[derive(Clone, Copy, Debug)]
+pub struct Deadline {
+    /// The instant.
+    pub at: Instant,
+    /// The `--timeout` it came from, for messages.
+    pub timeout: Duration,
+}
+
+/// What the host may hold on the guest's behalf outside its linear memory (`wasi:http` fields
+/// and bodies, streams, handles), in bytes, under `grant`.
+pub fn host_state_budget(grant: &Grant) -> u64 {
+    host_state::budget_bytes(grant.memory_bytes, grant.http.max_response_bytes)
 }
 
 /// Why a guest run failed. Messages never contain guest output or environment values.
@@ -70,6 +90,18 @@ pub enum GuestError {
     /// The guest tried to grow its memory past the budget.
     #[error("guest exceeded the {} memory limit", format_size(*.0))]
     MemoryLimit(u64),
+    /// The guest made the host hold more than its budget for host-side state.
+    #[error("guest made the host hold more than {} for it (wasi:http fields, bodies, streams, handles; the budget follows --memory)", format_size(*.0))]
+    HostStateLimit(u64),
+    /// The guest held more resource handles at once than the host allows.
+    #[error(
+        "guest held more than {} resource handles at once (fields, requests, streams, pollables)",
+        crate::limits::MAX_RESOURCE_TABLE_ENTRIES
+    )]
+    HandleLimit,
+    /// Compiling the module did not finish within the run's time limit.
+    #[error("module did not compile within the {} time limit; compile it once ahead of the kubelet (`wasm-credential-provider compile`, or --cache-dir)", format_duration(*.0))]
+    CompileTimeout(Duration),
     /// The module imports interfaces or functions this host does not link; it is refused
     /// before it starts (the whole list, not just the first).
     #[error("module imports what this host does not provide, so it was not started: {}", list_imports(.0))]
@@ -143,6 +175,16 @@ pub(crate) fn one_line(err: &wasmtime::Error) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Whether `err` is the resource table refusing another entry (the handle cap).
+fn holds_too_many_handles(err: &wasmtime::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    })
+}
+
 /// Describes a failed run briefly: the trap code for traps (the wasm backtrace is noise in a
 /// kubelet log line), else the error chain, shortened.
 fn describe_failure(err: &wasmtime::Error) -> String {
@@ -158,13 +200,45 @@ fn describe_failure(err: &wasmtime::Error) -> String {
         let text = text.strip_prefix("wasm trap: ").unwrap_or(&text);
         return format!("trapped: {text}{hint}");
     }
-    let text = one_line(err);
+    // The wasm backtrace wasmtime attaches as context is noise in a kubelet log line: the
+    // causes after it say what happened.
+    let causes: Vec<String> = err
+        .chain()
+        .map(|cause| cause.to_string())
+        .filter(|text| !text.starts_with("error while executing at wasm backtrace"))
+        .collect();
+    let text = causes
+        .join(": ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if text.chars().count() > 400 {
         let short: String = text.chars().take(400).collect();
         format!("failed: {short}...")
     } else {
         format!("failed: {text}")
     }
+}
+
+/// Compiles a module or component from its bytes, after the complexity check.
+fn compile_bytes(
+    engine: &Engine,
+    format: ModuleFormat,
+    bytes: &[u8],
+) -> Result<Compiled, GuestError> {
+    crate::policy::complexity::check(bytes).map_err(|e| GuestError::Compile(e.to_string()))?;
+    let compiled = match format {
+        ModuleFormat::Component => Component::from_binary(engine, bytes).map(Compiled::Component),
+        ModuleFormat::CoreModule => {
+            wasmtime::Module::from_binary(engine, bytes).map(Compiled::CoreModule)
+        }
+        ModuleFormat::PrecompiledComponent | ModuleFormat::PrecompiledModule => {
+            return Err(GuestError::Compile(
+                "the module is precompiled; load it with Sandbox::load".into(),
+            ));
+        }
+    };
+    compiled.map_err(|e| GuestError::Compile(one_line(&e)))
 }
 
 impl Sandbox {
@@ -181,25 +255,7 @@ impl Sandbox {
 
     /// Compiles a module or component from its bytes.
     pub fn compile(&self, module: &ModuleBytes) -> Result<Compiled, GuestError> {
-        self.compile_bytes(module.format, &module.bytes)
-    }
-
-    fn compile_bytes(&self, format: ModuleFormat, bytes: &[u8]) -> Result<Compiled, GuestError> {
-        crate::policy::complexity::check(bytes).map_err(|e| GuestError::Compile(e.to_string()))?;
-        let compiled = match format {
-            ModuleFormat::Component => {
-                Component::from_binary(&self.engine, bytes).map(Compiled::Component)
-            }
-            ModuleFormat::CoreModule => {
-                wasmtime::Module::from_binary(&self.engine, bytes).map(Compiled::CoreModule)
-            }
-            ModuleFormat::PrecompiledComponent | ModuleFormat::PrecompiledModule => {
-                return Err(GuestError::Compile(
-                    "the module is precompiled; load it with Sandbox::load".into(),
-                ));
-            }
-        };
-        compiled.map_err(|e| GuestError::Compile(one_line(&e)))
+        compile_bytes(&self.engine, module.format, &module.bytes)
     }
 
     /// Checks that the host links every import of `compiled` (see [`crate::policy::imports`]),
@@ -232,9 +288,15 @@ impl Sandbox {
         Ok(capabilities)
     }
 
-    /// Runs `compiled` with `grant`, feeding it `stdin`. A module importing anything the host
-    /// does not link is refused before it starts.
-    pub fn run(&self, compiled: &Compiled, grant: &Grant, stdin: Vec<u8>) -> GuestRun {
+    /// Runs `compiled` with `grant`, feeding it `stdin`, until `deadline` at the latest. A
+    /// module importing anything the host does not link is refused before it starts.
+    pub fn run(
+        &self,
+        compiled: &Compiled,
+        grant: &Grant,
+        stdin: Vec<u8>,
+        deadline: Instant,
+    ) -> GuestRun {
         let imported = match self.check_imports(compiled) {
             Ok(imported) => imported,
             Err(refused) => {
@@ -267,7 +329,8 @@ impl Sandbox {
         let stderr = CappedPipe::new(MAX_STDERR_BYTES);
         let memory = MemoryGauge::default();
         let timed_out = Arc::new(AtomicBool::new(false));
-        let deadline = Instant::now() + grant.timeout;
+        let host_state =
+            HostStateMeter::start(host_state_budget(grant), stdout.clone(), stderr.clone());
         let audit = Arc::new(audit::Audit::default());
         let setup = RunSetup {
             wasi: wasi_builder(WasiGrant {
@@ -284,6 +347,7 @@ impl Sandbox {
             ),
             deadline,
             timed_out: timed_out.clone(),
+            host_state: host_state.clone(),
             http: http::EgressHooks::new(grant.http.clone(), deadline, audit.clone()),
             link_http: imported.contains(&Capability::Http),
         };
@@ -324,6 +388,10 @@ impl Sandbox {
             Err(GuestError::StderrLimit(MAX_STDERR_BYTES))
         } else if memory.exceeded() {
             Err(GuestError::MemoryLimit(grant.memory_bytes))
+        } else if host_state.exceeded() {
+            Err(GuestError::HostStateLimit(host_state.budget()))
+        } else if matches!(&ending, Ending::Failed(err) if holds_too_many_handles(err)) {
+            Err(GuestError::HandleLimit)
         } else {
             match ending {
                 Ending::Success => Ok(()),

@@ -39,6 +39,14 @@ impl CappedPipe {
             .clone()
     }
 
+    /// Heap the pipe's buffer holds (its capacity), in bytes: at most about twice the cap.
+    pub fn held_bytes(&self) -> usize {
+        self.buffer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .capacity()
+    }
+
     /// Whether the guest tried to write past the capacity.
     pub fn overflowed(&self) -> bool {
         self.overflowed.load(Ordering::SeqCst)

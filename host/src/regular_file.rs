@@ -1,0 +1,127 @@
+//! Opening a file the host reads as input (a module, a CA file, an args file) so that what is
+//! opened can only be a regular file: a FIFO, device or socket is refused instead of blocking
+//! the run forever (or reading a device), and a symlink can be refused too.
+
+use std::fs::File;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Whether the last component of the path may be a symlink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Symlinks {
+    /// Follow it (modules and CA files: operators link them into place).
+    Follow,
+    /// Refuse it: the file grants capabilities, so it must be this very file.
+    Refuse,
+}
+
+/// Why a path did not open as a regular file.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The open itself failed (missing, permissions; a symlink under [`Symlinks::Refuse`]).
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// It opened, but is not a regular file.
+    #[error("it is a {0}, not a regular file")]
+    NotRegular(&'static str),
+}
+
+impl OpenError {
+    /// Whether the path does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, OpenError::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// Opens `path` for reading and checks, on the open descriptor, that it is a regular file.
+///
+/// Opened non-blocking, so that opening a FIFO with no writer returns at once rather than
+/// hanging; reads from a regular file are unaffected by the flag.
+pub fn open_regular(
+    path: &Path,
+    symlinks: Symlinks,
+) -> Result<(File, std::fs::Metadata), OpenError> {
+    let mut flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
+    if symlinks == Symlinks::Refuse {
+        flags |= rustix::fs::OFlags::NOFOLLOW;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(path)
+        .map_err(|e| {
+            // O_NOFOLLOW on a symlink fails with ELOOP: say what it means.
+            if symlinks == Symlinks::Refuse
+                && e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+            {
+                std::io::Error::other("it is a symlink, which is not followed here")
+            } else {
+                e
+            }
+        })?;
+    let meta = file.metadata()?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let name = if kind.is_fifo() {
+            "FIFO"
+        } else if kind.is_dir() {
+            "directory"
+        } else if kind.is_char_device() {
+            "character device"
+        } else if kind.is_block_device() {
+            "block device"
+        } else if kind.is_socket() {
+            "socket"
+        } else {
+            "special file"
+        };
+        return Err(OpenError::NotRegular(name));
+    }
+    Ok((file, meta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"x").unwrap();
+        assert!(open_regular(&file, Symlinks::Refuse).is_ok());
+
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        // Returns at once (no writer would ever come), and says what it is.
+        let err = open_regular(&fifo, Symlinks::Follow).unwrap_err();
+        assert_eq!(err.to_string(), "it is a FIFO, not a regular file");
+
+        assert!(matches!(
+            open_regular(dir.path(), Symlinks::Follow),
+            Err(OpenError::NotRegular("directory"))
+        ));
+        assert!(matches!(
+            open_regular(Path::new("/dev/null"), Symlinks::Follow),
+            Err(OpenError::NotRegular("character device"))
+        ));
+
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        assert!(open_regular(&link, Symlinks::Follow).is_ok());
+        let err = open_regular(&link, Symlinks::Refuse).unwrap_err();
+        assert!(err.to_string().contains("symlink"), "{err}");
+        assert!(
+            open_regular(&dir.path().join("missing"), Symlinks::Follow)
+                .unwrap_err()
+                .is_not_found()
+        );
+    }
+}
