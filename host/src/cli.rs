@@ -48,6 +48,9 @@ pub enum Command {
     /// Compile a module ahead of time to native code (.cwasm) for this host's engine, for
     /// `run --allow-precompiled`. Prints the output's sha256 to pin it with.
     Compile(crate::precompile::CompileArgs),
+    /// Manage a compile cache directory: `cache prune DIR` removes other host versions' entries.
+    #[command(long_about = crate::tools::cache::LONG_ABOUT)]
+    Cache(crate::tools::cache::CacheArgs),
     /// Check a kubelet CredentialProviderConfig file or directory with the kubelet's own rules,
     /// and (with --bin-dir) the providers' executables, args and modules.
     #[command(long_about = crate::tools::check_config::LONG_ABOUT)]
@@ -145,6 +148,7 @@ pub fn main(argv: Vec<OsString>) -> ExitCode {
                 Err(err) => fail(&subject, &err),
             }
         }
+        Command::Cache(args) => crate::tools::cache::main(&args),
         Command::Run(run_args) => run_mode(*run_args, &invocation, &argv0),
     }
 }

@@ -123,7 +123,7 @@ fn answer(
             .map_err(|e| warn(&config.provider, log, &e.to_string()))
             .ok()
     });
-    let (compiled, _origin) = sandbox.load(
+    let (compiled, origin) = sandbox.load(
         &module,
         config.allow_precompiled,
         cache.as_ref(),
@@ -148,6 +148,7 @@ fn answer(
                 &crate::stats::RunStats {
                     guest_peak_memory_bytes: guest.peak_memory_bytes,
                     host_peak_rss_bytes: crate::stats::host_peak_rss_bytes(),
+                    code: Some(origin.name()),
                 }
             )
         );

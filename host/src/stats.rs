@@ -15,6 +15,9 @@ pub const STATS_ENV: &str = "WASM_CREDENTIAL_PROVIDER_STATS";
 const PEAK_MEMORY_FIELD: &str = "guest-peak-memory-bytes=";
 /// The field naming the host process's peak resident set (`VmHWM`), in bytes.
 const PEAK_RSS_FIELD: &str = "host-peak-rss-bytes=";
+/// The field naming where the guest's compiled code came from (`compiled`, `cache`,
+/// `precompiled`).
+const CODE_FIELD: &str = "code=";
 
 /// What one run reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,7 +27,12 @@ pub struct RunStats {
     /// The host process's peak resident memory up to the end of the guest's run, when the
     /// system says (`/proc/self/status`).
     pub host_peak_rss_bytes: Option<u64>,
+    /// Where the compiled code came from: `compiled` (now), `cache`, `precompiled`.
+    pub code: Option<&'static str>,
 }
+
+/// The values [`RunStats::code`] takes.
+const CODE_ORIGINS: [&str; 3] = ["compiled", "cache", "precompiled"];
 
 /// Whether a run whose environment is read through `var` reports its statistics.
 pub fn requested(var: impl Fn(&str) -> Option<String>) -> bool {
@@ -54,6 +62,9 @@ pub fn line(provider: &str, stats: &RunStats) -> String {
     if let Some(rss) = stats.host_peak_rss_bytes {
         line.push_str(&format!(" {PEAK_RSS_FIELD}{rss}"));
     }
+    if let Some(code) = stats.code {
+        line.push_str(&format!(" {CODE_FIELD}{code}"));
+    }
     line
 }
 
@@ -74,17 +85,21 @@ fn parse(line: &[u8]) -> Option<RunStats> {
     let text = std::str::from_utf8(line).ok()?.trim_end_matches('\n');
     let rest = text.strip_prefix(BINARY_NAME)?.strip_prefix(": ")?;
     let (_, fields) = rest.rsplit_once(&format!(": stats: {PEAK_MEMORY_FIELD}"))?;
-    let (memory, rss) = match fields.split_once(' ') {
-        Some((memory, rss)) => (
-            memory,
-            Some(rss.strip_prefix(PEAK_RSS_FIELD)?.parse().ok()?),
-        ),
-        None => (fields, None),
+    let mut fields = fields.split(' ');
+    let mut stats = RunStats {
+        guest_peak_memory_bytes: fields.next()?.parse().ok()?,
+        ..RunStats::default()
     };
-    Some(RunStats {
-        guest_peak_memory_bytes: memory.parse().ok()?,
-        host_peak_rss_bytes: rss,
-    })
+    for field in fields {
+        if let Some(rss) = field.strip_prefix(PEAK_RSS_FIELD) {
+            stats.host_peak_rss_bytes = Some(rss.parse().ok()?);
+        } else if let Some(code) = field.strip_prefix(CODE_FIELD) {
+            stats.code = Some(CODE_ORIGINS.into_iter().find(|known| *known == code)?);
+        } else {
+            return None;
+        }
+    }
+    Some(stats)
 }
 
 #[cfg(test)]
@@ -96,11 +111,12 @@ mod tests {
         for stats in [
             RunStats {
                 guest_peak_memory_bytes: 1_179_648,
-                host_peak_rss_bytes: None,
+                ..RunStats::default()
             },
             RunStats {
                 guest_peak_memory_bytes: 1_179_648,
                 host_peak_rss_bytes: Some(14 << 20),
+                code: Some("cache"),
             },
         ] {
             let mut stderr = b"[p] hello\n".to_vec();
@@ -123,6 +139,7 @@ mod tests {
             "stats: guest-peak-memory-bytes=1",
             "wasm-credential-provider: p: stats: guest-peak-memory-bytes=x",
             "wasm-credential-provider: p: stats: guest-peak-memory-bytes=1 other=2",
+            "wasm-credential-provider: p: stats: guest-peak-memory-bytes=1 code=elsewhere",
         ] {
             assert_eq!(take(bad.as_bytes()).0, None, "{bad}");
         }

@@ -718,7 +718,9 @@ fn the_deploy_manifest_installs_what_its_flags_say() {
             Some(("--modules", _)) => format!("--modules={}", node.modules.display()),
             _ => a.clone(),
         })
-        .chain(["--binary".into(), node.small_binary.display().to_string()])
+        // The manifest's providers compile into their --cache-dir at install: that needs a
+        // real host (this build), compiling in-process as the image's binary would.
+        .chain(["--binary".into(), HOST.to_owned()])
         .collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = exec(&args, b"");
@@ -750,4 +752,67 @@ fn install_help_has_an_example_and_the_exit_statuses() {
         assert!(out.stdout.contains(needle), "{needle}: {}", out.stdout);
     }
     assert!(exec(&["--help"], b"").stdout.contains("install"));
+}
+
+/// A provider with `--cache-dir` gets its module compiled at install, by the host being
+/// installed (here another path to this build, so install execs the installed binary), so the
+/// kubelet's first exec is a cache hit; a re-run finds the entry and leaves it.
+#[test]
+fn install_compiles_into_the_providers_cache_so_the_first_exec_is_a_hit() {
+    let node = Node::new();
+    let pin = node.module_digest();
+    std::fs::write(
+        &node.config,
+        config_text(&pin).replace(
+            "- --timeout=10s\n",
+            "- --timeout=10s\n  - --cache-dir=/var/cache/wcp\n",
+        ),
+    )
+    .unwrap();
+    let image_host = node.small_binary.with_file_name("host");
+    std::fs::hard_link(HOST, &image_host).unwrap();
+    let install = || node.install(&["--binary", image_host.to_str().unwrap()]);
+    let out = install();
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("/var/cache/wcp: {PROVIDER}.wasm compiled, ")),
+        "{}",
+        out.stdout
+    );
+    let cache = node.path("/var/cache/wcp");
+    assert_eq!(mode(&cache) & 0o777, 0o700);
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".cwasm") && !name.starts_with('.'))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    // The first exec, as the kubelet makes it, loads the entry.
+    let first = exec_program(
+        Path::new(HOST),
+        &[
+            "--module",
+            node.bin(&format!("{PROVIDER}.wasm")).to_str().unwrap(),
+            "--sha256",
+            &pin,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "--env=REGISTRY_USERNAME=robot",
+            "--env=REGISTRY_PASSWORD=example-password",
+        ],
+        &v1_request(),
+        &[("WASM_CREDENTIAL_PROVIDER_STATS", "1")],
+    );
+    assert!(first.status.success(), "{}", first.stderr);
+    assert!(first.stderr.contains(" code=cache"), "{}", first.stderr);
+    let again = install();
+    assert!(again.status.success(), "{}", again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains(&format!("/var/cache/wcp: {PROVIDER}.wasm already cached")),
+        "{}",
+        again.stdout
+    );
 }

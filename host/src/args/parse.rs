@@ -15,6 +15,7 @@ use crate::names::BINARY_NAME;
 pub const MODE_NAMES: &[&str] = &[
     "run",
     "compile",
+    "cache",
     "check-config",
     "match",
     "validate-response",

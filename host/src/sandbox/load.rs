@@ -22,6 +22,17 @@ pub enum Origin {
     Precompiled,
 }
 
+impl Origin {
+    /// Its name in the stats line: `compiled`, `cache`, `precompiled`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Compiled => "compiled",
+            Origin::Cache => "cache",
+            Origin::Precompiled => "precompiled",
+        }
+    }
+}
+
 /// Turns trusted compiled bytes into code, as a component or a core module.
 ///
 /// Deserialization is wasmtime's only `unsafe` entry point we use: the bytes are native code.
@@ -142,6 +153,19 @@ impl Sandbox {
             Ok(None) => {}
             Err(e) => warn(e.to_string()),
         }
+        // Single flight: if another exec is compiling this module, wait for its entry.
+        let lock = cache
+            .compile_lock(&module.digest)
+            .map_err(|e| warn(e.to_string()))
+            .ok();
+        if let Some(lock) = lock.as_ref().filter(|lock| !lock.try_acquire()) {
+            let _ = lock.acquire_until(wait_bound(deadline));
+            if let Ok(Some(entry)) = cache.get(&module.digest)
+                && let Ok(compiled) = load_entry(&self.engine, kind, &entry)
+            {
+                return Ok((compiled, Origin::Cache));
+            }
+        }
         let (engine, format, bytes) = (
             self.engine.clone(),
             module.format,
@@ -182,6 +206,16 @@ fn precompile_bytes(
         }
     };
     bytes.map_err(|e| GuestError::Compile(one_line(&e)))
+}
+
+/// How long an exec waits for another one compiling the same module: half of what is left
+/// before its deadline, so that it can still compile itself if the other never finishes.
+fn wait_bound(deadline: Option<Deadline>) -> Instant {
+    let now = Instant::now();
+    let left = deadline.map_or(crate::limits::DEFAULT_TIMEOUT, |d| {
+        d.at.saturating_duration_since(now)
+    });
+    now + left / 2
 }
 
 /// Stack of the compiling thread: the main thread's size, as compiling on it had.

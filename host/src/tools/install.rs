@@ -174,6 +174,8 @@ struct HostProvider {
     /// Its file name in the bin dir: `<name>.wasm`, or the name its `--module` gives.
     module_file: String,
     module: ModuleBytes,
+    /// Its `--cache-dir`, beneath `--root`, when its module is compiled there at install.
+    cache_dir: Option<PathBuf>,
 }
 
 /// Everything to install, checked.
@@ -181,6 +183,9 @@ struct Plan {
     config_bytes: Vec<u8>,
     binary: Vec<u8>,
     binary_source: PathBuf,
+    /// Whether the binary installed is this very executable, which can then fill the compile
+    /// caches itself (otherwise the installed binary does it).
+    binary_is_this_host: bool,
     hosts: Vec<HostProvider>,
     native: Vec<String>,
 }
@@ -270,6 +275,37 @@ pub fn install(args: &InstallArgs, out: &mut String) -> Result<(), InstallError>
             change.word()
         ));
     }
+    // Compiled now, with the host just installed, so the kubelet's first exec is a cache hit.
+    for host in &plan.hosts {
+        let Some(cache_dir) = &host.cache_dir else {
+            continue;
+        };
+        let shown = strip_root(&args.root, cache_dir);
+        if args.dry_run {
+            out.push_str(&format!(
+                "{}: would compile {} into it\n",
+                shown.display(),
+                host.module_file
+            ));
+            continue;
+        }
+        let module = rooted(&args.root, &args.bin_dir).join(&host.module_file);
+        let line = fill_cache(args, &plan, &module, &host.module.digest, cache_dir)
+            .with_context(|| {
+                format!(
+                    "cannot compile {} into {} (provider {:?}'s --cache-dir)",
+                    args.bin_dir.join(&host.module_file).display(),
+                    shown.display(),
+                    host.name
+                )
+            })
+            .map_err(InstallError::Write)?;
+        out.push_str(&format!(
+            "{}: {} {line}\n",
+            shown.display(),
+            host.module_file
+        ));
+    }
     for name in &plan.native {
         out.push_str(&format!(
             "{}: native provider, left as it is\n",
@@ -317,6 +353,55 @@ pub fn install(args: &InstallArgs, out: &mut String) -> Result<(), InstallError>
         ));
     }
     Ok(())
+}
+
+/// Compiles the installed `module` into `cache_dir` with the installed host (this process when
+/// it is that host, else the installed binary, exec'd), and returns what happened.
+fn fill_cache(
+    args: &InstallArgs,
+    plan: &Plan,
+    module: &Path,
+    digest: &Sha256Digest,
+    cache_dir: &Path,
+) -> anyhow::Result<String> {
+    let compile_args = crate::precompile::CompileArgs {
+        module: module.to_owned(),
+        output: None,
+        cache_dir: Some(cache_dir.to_owned()),
+        sha256: Some(digest.to_hex()),
+    };
+    let mut line = Vec::new();
+    if plan.binary_is_this_host {
+        crate::precompile::compile(&compile_args, &mut line).map_err(|e| anyhow::anyhow!("{e}"))?;
+    } else {
+        let installed = rooted(&args.root, &args.bin_dir).join(BINARY_NAME);
+        let output = std::process::Command::new(&installed)
+            .arg("compile")
+            .arg(module)
+            .arg("--cache-dir")
+            .arg(cache_dir)
+            .arg("--sha256")
+            .arg(digest.to_hex())
+            .env_clear()
+            .stdin(std::process::Stdio::null())
+            .output()
+            .with_context(|| format!("cannot run the installed host {}", installed.display()))?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            anyhow::bail!(
+                "the installed host failed: {}",
+                stderr.lines().last().unwrap_or("no message")
+            );
+        }
+        line = output.stdout;
+    }
+    let line = String::from_utf8_lossy(&line);
+    // `compile` says `MODULE -> ENTRY (what happened)`: keep what happened.
+    Ok(line
+        .trim()
+        .rsplit_once(" (")
+        .map(|(_, what)| what.trim_end_matches(')').to_owned())
+        .unwrap_or_else(|| line.trim().to_owned()))
 }
 
 /// Reads and checks every input; writes nothing.
@@ -413,10 +498,18 @@ fn plan(args: &InstallArgs, gates: FeatureGates) -> Result<Plan, InstallError> {
             binary_source.display()
         )));
     }
+    let binary_is_this_host = match (
+        std::env::current_exe(),
+        std::fs::canonicalize(&binary_source),
+    ) {
+        (Ok(this), Ok(source)) => std::fs::canonicalize(this).is_ok_and(|this| this == source),
+        _ => false,
+    };
     Ok(Plan {
         config_bytes,
         binary,
         binary_source,
+        binary_is_this_host,
         hosts,
         native,
     })
@@ -558,6 +651,7 @@ fn check_host_provider(
         source,
         module_file,
         module,
+        cache_dir: config.cache_dir.filter(|_| !precompiled),
     })
 }
 

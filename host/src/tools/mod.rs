@@ -6,6 +6,7 @@
 //! answer is no (with the reasons), 2 the command line or its inputs are unusable.
 
 pub mod bin_dir;
+pub mod cache;
 pub mod check_config;
 pub mod inspect;
 pub mod install;

@@ -14,7 +14,14 @@
 //!
 //! Entries are written to a temporary file and renamed into place, so concurrent execs only ever
 //! see whole entries, and an entry's inode never changes once written. Any problem falls back to
-//! compiling, with a warning: never a failure.
+//! compiling, with a warning: never a failure. Concurrent misses compile once
+//! ([`single_flight`]); writing an entry removes other engines' entries ([`prune`]).
+
+mod prune;
+mod single_flight;
+
+pub use prune::Pruned;
+pub use single_flight::{CompileLock, Waited};
 
 use std::hash::{Hash, Hasher};
 use std::io::Write;
@@ -231,7 +238,10 @@ impl CompileCache {
         if result.is_err() {
             let _ = self.dir.remove_file(&temp);
         }
-        result.map_err(io)
+        result.map_err(io)?;
+        // A new entry is when an upgrade shows: the old host's entries will never load again.
+        let _ = self.prune();
+        Ok(())
     }
 
     fn trailer(&self, module: &Sha256Digest, compiled: &[u8]) -> [u8; TRAILER_LEN] {
