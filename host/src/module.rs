@@ -150,11 +150,11 @@ impl ModuleError {
 }
 
 /// A module file opened to run: size-capped, its digest checked against the pin, its format
-/// known. A WebAssembly module's bytes are hashed as they stream past and not kept: a warm start
-/// needs only the digest (the compile cache's key), and not holding 0.2-0.5 MiB saves a page
-/// fault per 4 KiB on every exec. [`ModuleFile::bytes`] reads them again, from the same open
-/// file and against the same digest, when they must be compiled. Precompiled code is kept, so
-/// it is deserialized from exactly the bytes that were hashed.
+/// known. Its bytes are hashed as they stream past and not kept: a warm start needs only the
+/// digest (the compile cache's key), and not holding 0.2-0.5 MiB saves a page fault per 4 KiB on
+/// every exec. [`ModuleFile::bytes`] reads them again, from the same open file and against the
+/// same digest, when they must be compiled; precompiled code is mapped from the same open file
+/// ([`ModuleFile::file`]), and [`ModuleFile::unchanged`] tells whether it was written since.
 #[derive(Debug)]
 pub struct ModuleFile {
     /// Where it was opened.
@@ -163,9 +163,33 @@ pub struct ModuleFile {
     pub digest: Sha256Digest,
     /// Component, core module, or precompiled.
     pub format: ModuleFormat,
+    /// Whether its digest was checked against a `--sha256` pin.
+    pub pinned: bool,
     file: std::fs::File,
     len: u64,
-    kept: Option<Vec<u8>>,
+    opened: FileIdentity,
+}
+
+/// What changes when a file is written in place: its inode's size, modification and change
+/// times (the change time cannot be set back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileIdentity {
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl FileIdentity {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity {
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
 }
 
 /// What a chunked read of a module file saw.
@@ -183,7 +207,7 @@ impl ModuleFile {
     /// and differs, and detects its format.
     pub fn open(path: &Path, pin: Option<&Sha256Digest>) -> Result<Self, ModuleError> {
         let read_error = |source: std::io::Error| ModuleError::read(path, source);
-        let (file, _) = open_regular(path, Symlinks::Follow).map_err(|e| match e {
+        let (file, meta) = open_regular(path, Symlinks::Follow).map_err(|e| match e {
             OpenError::Io(source) => read_error(source),
             OpenError::NotRegular(kind) => ModuleError::NotRegular {
                 path: path.to_owned(),
@@ -207,36 +231,72 @@ impl ModuleFile {
             path: path.to_owned(),
             digest: scan.digest,
             format: ModuleFormat::CoreModule,
+            pinned: pin.is_some(),
             file,
             len: scan.len,
-            kept: None,
+            opened: FileIdentity::of(&meta),
         };
-        module.format = match ModuleFormat::detect(&scan.head) {
-            Some(format) => format,
-            // Too short to tell, or precompiled: detecting `.cwasm` reads its ELF headers.
-            None if scan.head.starts_with(b"\x7fELF") => {
-                let bytes = module.bytes()?.into_owned();
-                let format = ModuleFormat::detect(&bytes).ok_or_else(|| ModuleError::NotWasm {
-                    path: path.to_owned(),
-                })?;
-                module.kept = Some(bytes);
-                format
-            }
-            None => {
-                return Err(ModuleError::NotWasm {
-                    path: path.to_owned(),
-                });
-            }
-        };
+        module.format =
+            match ModuleFormat::detect(&scan.head) {
+                Some(format) => format,
+                // Too short to tell, or precompiled: telling a `.cwasm`'s kind reads its ELF headers.
+                None if scan.head.starts_with(b"\x7fELF") => module
+                    .detect_precompiled()?
+                    .ok_or_else(|| ModuleError::NotWasm {
+                        path: path.to_owned(),
+                    })?,
+                None => {
+                    return Err(ModuleError::NotWasm {
+                        path: path.to_owned(),
+                    });
+                }
+            };
         Ok(module)
     }
 
-    /// The module's contents: read again from the open file and checked against the digest
-    /// (a file rewritten since it was opened is refused), or the kept precompiled bytes.
-    pub fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>, ModuleError> {
-        if let Some(kept) = &self.kept {
-            return Ok(kept.as_slice().into());
+    /// The kind of a precompiled file, read through `/proc/self/fd` (this very open file), or
+    /// from its bytes where `/proc` is missing.
+    fn detect_precompiled(&self) -> Result<Option<ModuleFormat>, ModuleError> {
+        use std::os::fd::AsRawFd;
+        let kind = |found: Option<wasmtime::Precompiled>| {
+            found.map(|kind| match kind {
+                wasmtime::Precompiled::Component => ModuleFormat::PrecompiledComponent,
+                wasmtime::Precompiled::Module => ModuleFormat::PrecompiledModule,
+            })
+        };
+        let via_proc = format!("/proc/self/fd/{}", self.file.as_raw_fd());
+        match wasmtime::Engine::detect_precompiled_file(&via_proc) {
+            Ok(found) => Ok(kind(found)),
+            Err(_) => Ok(kind(wasmtime::Engine::detect_precompiled(&self.bytes()?))),
         }
+    }
+
+    /// The open file (for mapping precompiled code in place).
+    pub fn file(&self) -> &std::fs::File {
+        &self.file
+    }
+
+    /// The file's length in bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether the open file is still as it was when opened and hashed: not written in place
+    /// since (checked after precompiled code was mapped from it).
+    pub fn unchanged(&self) -> bool {
+        self.file
+            .metadata()
+            .is_ok_and(|meta| FileIdentity::of(&meta) == self.opened)
+    }
+
+    /// The module's contents: read again from the open file and checked against the digest
+    /// (a file rewritten since it was opened is refused).
+    pub fn bytes(&self) -> Result<std::borrow::Cow<'_, [u8]>, ModuleError> {
         use std::os::unix::fs::FileExt;
         let len = usize::try_from(self.len).unwrap_or(usize::MAX);
         let mut bytes = vec![0u8; len];

@@ -50,7 +50,12 @@ pub fn compile(args: &CompileArgs, out: &mut dyn Write) -> Result<(), Error> {
     let Some(output) = &args.output else {
         return Err(Error::Usage("give -o OUT.cwasm or --cache-dir DIR".into()));
     };
-    let compiled = sandbox.precompile(&module)?;
+    // Sealed like a cache entry, so a run checks and maps it the same way.
+    let compiled = crate::cache::seal::sealed(
+        &crate::cache::engine_hash(sandbox.engine()),
+        &module.digest,
+        &sandbox.precompile(&module)?,
+    );
     write_atomically(output, &compiled)
         .map_err(|e| Error::Usage(format!("cannot write {}: {e}", output.display())))?;
     let digest = crate::module::Sha256Digest::of(&compiled);
@@ -109,7 +114,17 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::process::id()
     ));
     let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
+        // 0644 whatever the umask: a run refuses native code that others may write.
+        let mut file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o644)
+                .open(&temp)?
+        };
+        std::fs::set_permissions(&temp, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
         file.write_all(bytes)?;
         file.sync_all()?;
         std::fs::rename(&temp, path)

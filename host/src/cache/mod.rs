@@ -18,6 +18,7 @@
 //! ([`single_flight`]); writing an entry removes other engines' entries ([`prune`]).
 
 mod prune;
+pub mod seal;
 mod single_flight;
 
 pub use prune::Pruned;
@@ -33,14 +34,9 @@ use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::fs::{Dir, MetadataExt, OpenOptions, OpenOptionsExt};
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
-use xxhash_rust::xxh3::Xxh3;
 
 use crate::module::Sha256Digest;
 
-/// Version of the entry layout; bump when it changes.
-const TRAILER_MAGIC: &[u8; 8] = b"WCPCACH2";
-/// Trailer: module digest, engine hash, payload checksum, payload length, magic.
-const TRAILER_LEN: usize = 32 + 32 + 16 + 8 + 8;
 /// Largest entry read back (compiled code of the largest module we load, with room to spare).
 const MAX_ENTRY_BYTES: u64 = 512 * 1024 * 1024;
 
@@ -187,21 +183,16 @@ impl CompileCache {
             Err(e) => return Err(io(e)),
         };
         let meta = file.metadata().map_err(io)?;
-        if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES || meta.len() < TRAILER_LEN as u64 {
+        if !meta.is_file() || meta.len() > MAX_ENTRY_BYTES {
             return Err(CacheError::BadEntry(name));
         }
         check_owner_and_mode(&format!("cache entry {name}"), meta.uid(), meta.mode())?;
         let file = file.into_std();
-        let payload_len = meta.len() - TRAILER_LEN as u64;
-        let mut trailer = [0u8; TRAILER_LEN];
-        file.read_exact_at(&mut trailer, payload_len).map_err(io)?;
-        let Some(checksum) = self.trailer_checksum(module, payload_len, &trailer) else {
-            return Err(CacheError::BadEntry(name));
-        };
-        if payload_checksum(&file, payload_len).map_err(io)? != checksum {
-            return Err(CacheError::BadEntry(name));
+        match seal::open(&file, meta.len(), &self.engine_hash, Some(module), true) {
+            Ok(payload_len) => Ok(Some(CachedCode { file, payload_len })),
+            Err(seal::SealError::Io(source)) => Err(io(source)),
+            Err(_) => Err(CacheError::BadEntry(name)),
         }
-        Ok(Some(CachedCode { file, payload_len }))
     }
 
     /// Stores compiled code for `module`: written to a private temporary file, then renamed over
@@ -231,7 +222,7 @@ impl CompileCache {
         let result = (|| {
             let mut file = self.dir.open_with(&temp, &options)?;
             file.write_all(compiled)?;
-            file.write_all(&self.trailer(module, compiled))?;
+            file.write_all(&seal::trailer(&self.engine_hash, module, compiled))?;
             file.sync_all()?;
             self.dir.rename(&temp, &self.dir, &name)
         })();
@@ -243,61 +234,6 @@ impl CompileCache {
         let _ = self.prune();
         Ok(())
     }
-
-    fn trailer(&self, module: &Sha256Digest, compiled: &[u8]) -> [u8; TRAILER_LEN] {
-        let mut out = [0u8; TRAILER_LEN];
-        let fields: [&[u8]; 5] = [
-            &module.0,
-            &self.engine_hash,
-            &xxhash_rust::xxh3::xxh3_128(compiled).to_le_bytes(),
-            &(compiled.len() as u64).to_le_bytes(),
-            TRAILER_MAGIC,
-        ];
-        let mut at = 0;
-        for field in fields {
-            out[at..at + field.len()].copy_from_slice(field);
-            at += field.len();
-        }
-        out
-    }
-
-    /// The payload checksum an entry's trailer records, if the trailer names this module and
-    /// engine and the payload length it gives is the one on disk.
-    fn trailer_checksum(
-        &self,
-        module: &Sha256Digest,
-        payload_len: u64,
-        trailer: &[u8; TRAILER_LEN],
-    ) -> Option<u128> {
-        let (module_digest, rest) = trailer.split_at(32);
-        let (engine, rest) = rest.split_at(32);
-        let (checksum, rest) = rest.split_at(16);
-        let (length, magic) = rest.split_at(8);
-        let holds = magic == TRAILER_MAGIC
-            && module_digest == module.0
-            && engine == self.engine_hash
-            && u64::from_le_bytes(length.try_into().ok()?) == payload_len;
-        holds.then(|| u128::from_le_bytes(checksum.try_into().unwrap_or_default()))
-    }
-}
-
-/// XXH3-128 of the first `len` bytes of `file`, read in chunks (no mapping, no big buffer).
-fn payload_checksum(file: &std::fs::File, len: u64) -> std::io::Result<u128> {
-    let mut hasher = Xxh3::new();
-    let mut buffer = [0u8; 16 * 1024];
-    let mut offset = 0u64;
-    while offset < len {
-        let want = buffer
-            .len()
-            .min(usize::try_from(len - offset).unwrap_or(usize::MAX));
-        let n = file.read_at(&mut buffer[..want], offset)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        hasher.update(&buffer[..n]);
-        offset += n as u64;
-    }
-    Ok(hasher.digest128())
 }
 
 /// A checked cache entry: an open file whose first `payload_len` bytes are wasmtime's
@@ -308,6 +244,20 @@ pub struct CachedCode {
 }
 
 impl CachedCode {
+    /// The sealed code in `file` (`len` bytes, e.g. a `.cwasm` made by `compile`), if it was
+    /// sealed by `engine`; its checksum is verified only if `verify_checksum` (the caller may
+    /// have checked the whole file against a SHA-256 pin already). The caller answers for who
+    /// may write the file, as the cache does for its entries.
+    pub fn from_sealed_file(
+        file: std::fs::File,
+        len: u64,
+        engine: &Engine,
+        verify_checksum: bool,
+    ) -> Result<Self, seal::SealError> {
+        let payload_len = seal::open(&file, len, &engine_hash(engine), None, verify_checksum)?;
+        Ok(CachedCode { file, payload_len })
+    }
+
     /// The entry file, for wasmtime to map in place. Safe to map: the file was opened through
     /// the trusted directory handle, is owned by this user and writable by no one else, and
     /// entries are only ever replaced by rename (never written in place), so its contents
@@ -385,6 +335,7 @@ mod tests {
         cache.put(&module, b"compiled code").unwrap();
         let entry = cache.path().join(cache.entry_name(&module));
         let good = std::fs::read(&entry).unwrap();
+        use seal::TRAILER_LEN;
         // A flipped bit in the payload or in any trailer field (module, engine, checksum,
         // length, magic), or a truncated file.
         let trailer = good.len() - TRAILER_LEN;

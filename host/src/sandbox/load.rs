@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use super::{Compiled, Deadline, GuestError, Sandbox, compile_bytes, one_line};
+use crate::cache::seal::SealError;
 use crate::cache::{CachedCode, CompileCache};
 use crate::module::{ModuleBytes, ModuleFile, ModuleFormat};
 
@@ -120,12 +121,7 @@ impl Sandbox {
                     "the module is precompiled native code (.cwasm); pass --allow-precompiled to run it, and pin it with --sha256".into(),
                 ));
             }
-            let compiled = deserialize(&self.engine, kind, &module.bytes()?).map_err(|e| {
-                GuestError::Compile(format!(
-                    "precompiled module was not made by this host's engine configuration (rebuild it with `wasm-credential-provider compile`): {}",
-                    one_line(&e)
-                ))
-            })?;
+            let compiled = self.load_precompiled(module, kind)?;
             return Ok((compiled, Origin::Precompiled));
         }
         let Some(cache) = cache else {
@@ -181,6 +177,64 @@ impl Sandbox {
         let compiled = deserialize(&self.engine, kind, &bytes)
             .map_err(|e| GuestError::Compile(one_line(&e)))?;
         Ok((compiled, Origin::Compiled))
+    }
+
+    /// Loads a `.cwasm` the way a cache entry is loaded: native code is trusted only from a file
+    /// that root or this user owns and no one else may write, carrying this engine's seal (its
+    /// checksum is checked unless a `--sha256` pin already covered every byte); it is mapped in
+    /// place, and refused if the file was written in place since it was hashed.
+    fn load_precompiled(
+        &self,
+        module: &ModuleFile,
+        kind: Precompiled,
+    ) -> Result<Compiled, GuestError> {
+        use std::os::unix::fs::MetadataExt;
+        let refused = |reason: String| {
+            GuestError::Compile(format!(
+                "precompiled module {} {reason}",
+                module.path.display()
+            ))
+        };
+        let meta = module
+            .file()
+            .metadata()
+            .map_err(|e| refused(format!("cannot be read: {e}")))?;
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != 0 && meta.uid() != me {
+            return Err(refused(format!(
+                "is owned by uid {}: native code must be owned by root or this user (uid {me})",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o022 != 0 {
+            return Err(refused(
+                "is writable by group or others: native code must be writable by its owner alone"
+                    .into(),
+            ));
+        }
+        let file = module
+            .file()
+            .try_clone()
+            .map_err(|e| refused(format!("cannot be read: {e}")))?;
+        let code = CachedCode::from_sealed_file(file, module.len(), &self.engine, !module.pinned)
+            .map_err(|e| match e {
+                SealError::Missing | SealError::OtherEngine => GuestError::Compile(format!(
+                    "precompiled module was not made by this host's engine configuration (rebuild it with `wasm-credential-provider compile`): {e}"
+                )),
+                other => refused(other.to_string()),
+            })?;
+        let compiled = load_entry(&self.engine, kind, &code).map_err(|e| {
+            GuestError::Compile(format!(
+                "precompiled module was not made by this host's engine configuration (rebuild it with `wasm-credential-provider compile`): {}",
+                one_line(&e)
+            ))
+        })?;
+        if !module.unchanged() {
+            return Err(GuestError::Module(crate::module::ModuleError::Changed {
+                path: module.path.clone(),
+            }));
+        }
+        Ok(compiled)
     }
 
     /// Compiles a module or component to wasmtime's precompiled (`.cwasm`) form for this engine.
