@@ -16,7 +16,14 @@ languages (Rust, JavaScript, Python; built by scripts/build-plugins.sh): module 
 time and peak RSS, warm exec (cache) time and peak RSS, beside the same logic run natively (the
 Rust plugin's native build, Node.js, CPython). --only-languages measures just that table.
 
+A third table (its own markers) is the compile path: on the static-credentials plugin, with
+the native build interleaved exec by exec, a warm exec, the first exec after `install` (a fresh
+cache filled by `compile --cache-dir`, which is what install runs), a sealed `.cwasm` loaded
+with --allow-precompiled, and 16 concurrent cold execs on one empty cache (wall and CPU, beside
+one cold exec's). --only-compile-path measures just that table.
+
 Usage: python3 benches/cold_start.py [--runs 50] [--no-build] [--dist] [--only-languages]
+       [--only-compile-path]
 """
 
 import argparse
@@ -220,6 +227,89 @@ def languages_table(hosts, runs):
             *lines, LANG_END]
 
 
+COMPILE_BEGIN = "<!-- BEGIN cold_start.py compile path -->"
+COMPILE_END = "<!-- END cold_start.py compile path -->"
+
+
+def concurrent_cold(host, module, env, n):
+    """n execs at once on one empty cache: (wall seconds, CPU seconds of all of them)."""
+    work = Path(tempfile.mkdtemp(prefix="wcp-bench-"))
+    try:
+        argv = [str(host), "--module", str(module), "--cache-dir", str(work / "cache"),
+                "--env", "REGISTRY_USERNAME", "--env", "REGISTRY_PASSWORD"]
+        before = os.times()
+        start = time.perf_counter()
+        procs = [subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, env=env) for _ in range(n)]
+        for proc in procs:
+            proc.stdin.write(REQUEST)
+            proc.stdin.close()
+        codes = [proc.wait() for proc in procs]
+        wall = time.perf_counter() - start
+        after = os.times()
+        if any(codes):
+            sys.exit(f"concurrent cold exec failed: {codes}")
+        cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+        return wall, cpu
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def compile_path_table(hosts, runs):
+    """The compile-path rows, as Markdown lines."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+           "REGISTRY_USERNAME": "robot", "REGISTRY_PASSWORD": "bench-password"}
+    module = TARGET / "wasm32-wasip2" / "release" / "static-credentials.wasm"
+    native = [str(TARGET / "release" / "static-credentials")]
+    grants = ["--env", "REGISTRY_USERNAME", "--env", "REGISTRY_PASSWORD"]
+    lines = [COMPILE_BEGIN,
+             f"Measured {time.strftime('%Y-%m-%d')} on {platform.machine()}, {os.cpu_count()} cores: "
+             f"static-credentials, {runs} execs per row, the rows interleaved exec by exec "
+             "(`python3 benches/cold_start.py --only-compile-path`).", "",
+             "| host | how it runs | median | p95 | peak RSS |", "| --- | --- | --- | --- | --- |"]
+    concurrency = ["", "16 execs at once on one empty cache (a node starting many pods), beside "
+                   "one cold exec (median of 5 rounds):", "",
+                   "| host | what | wall | CPU |", "| --- | --- | --- | --- |"]
+    work = Path(tempfile.mkdtemp(prefix="wcp-bench-"))
+    try:
+        for kind, binary in hosts:
+            warm_cache = work / f"warm-{kind}"
+            warm = [str(binary), "--module", str(module), *grants, "--cache-dir", str(warm_cache)]
+            exec_once(warm, env)
+            cwasm = work / f"static-{kind}.cwasm"
+            subprocess.run([str(binary), "compile", str(module), "-o", str(cwasm)], check=True,
+                           capture_output=True)
+            precompiled = [str(binary), "--module", str(cwasm), "--allow-precompiled", *grants]
+            rows = {"native plugin": [], "warm exec (cache hit)": [],
+                    "first exec after install": [], ".cwasm (--allow-precompiled)": []}
+            for i in range(runs):
+                rows["native plugin"].append(exec_once(native, env))
+                rows["warm exec (cache hit)"].append(exec_once(warm, env))
+                fresh = work / f"fresh-{kind}-{i}"
+                subprocess.run([str(binary), "compile", str(module), "--cache-dir", str(fresh)],
+                               check=True, capture_output=True)
+                rows["first exec after install"].append(exec_once(
+                    [str(binary), "--module", str(module), *grants, "--cache-dir", str(fresh)], env))
+                rows[".cwasm (--allow-precompiled)"].append(exec_once(precompiled, env))
+                shutil.rmtree(fresh, ignore_errors=True)
+            for label, samples in rows.items():
+                times = sorted(t for t, _ in samples)
+                p95 = times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)]
+                lines.append(f"| {kind} | {label} | {statistics.median(times) * 1000:.2f} ms | "
+                             f"{p95 * 1000:.2f} ms | {max(r for _, r in samples) / 1024:.1f} MiB |")
+            one, many = [], []
+            for _ in range(5):
+                one.append(concurrent_cold(binary, module, env, 1))
+                many.append(concurrent_cold(binary, module, env, 16))
+            for label, samples in [("1 cold exec", one), ("16 cold execs at once", many)]:
+                wall = statistics.median(w for w, _ in samples)
+                cpu = statistics.median(c for _, c in samples)
+                concurrency.append(f"| {kind} | {label} | {wall * 1000:.0f} ms | {cpu * 1000:.0f} ms |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return lines + concurrency + [COMPILE_END]
+
+
 def write_section(begin, end, table):
     """Replaces the text between `begin` and `end` in docs/benchmarks.md (appends if absent)."""
     DOC.parent.mkdir(exist_ok=True)
@@ -241,13 +331,19 @@ def main():
                         help="also build and measure the dist binary (scripts/build-dist.sh)")
     parser.add_argument("--only-languages", action="store_true",
                         help="measure only the token-exchange table (Rust, JavaScript, Python)")
+    parser.add_argument("--only-compile-path", action="store_true",
+                        help="measure only the compile-path table (install, .cwasm, concurrency)")
     args = parser.parse_args()
     if not os.access(GNU_TIME, os.X_OK):
         sys.exit("this benchmark needs GNU time (Debian package `time`) for peak RSS")
     if args.runs < 50:
         print("note: fewer than 50 runs; p95 is rough", file=sys.stderr)
     if not args.no_build:
-        if args.only_languages:
+        if args.only_compile_path:
+            run = lambda *a: subprocess.run(a, cwd=ROOT, check=True)
+            run("cargo", "build", "--release", "-p", "wasm-credential-provider", "-p", "static-credentials")
+            run("cargo", "build", "--release", "--target", "wasm32-wasip2", "-p", "static-credentials")
+        elif args.only_languages:
             build_languages()
         else:
             build()
@@ -263,6 +359,11 @@ def main():
         table = "\n".join(languages_table(hosts, args.runs))
         print(table)
         write_section(LANG_BEGIN, LANG_END, table)
+        return
+    if args.only_compile_path:
+        table = "\n".join(compile_path_table(hosts, args.runs))
+        print(table)
+        write_section(COMPILE_BEGIN, COMPILE_END, table)
         return
 
     base_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -370,6 +471,10 @@ def main():
     table = "\n".join(languages_table(hosts, args.runs))
     print(table)
     write_section(LANG_BEGIN, LANG_END, table)
+
+    table = "\n".join(compile_path_table(hosts, args.runs))
+    print(table)
+    write_section(COMPILE_BEGIN, COMPILE_END, table)
 
 
 if __name__ == "__main__":

@@ -165,6 +165,7 @@ pub struct ModuleFile {
     pub format: ModuleFormat,
     /// Whether its digest was checked against a `--sha256` pin.
     pub pinned: bool,
+    hashed: bool,
     file: std::fs::File,
     len: u64,
     opened: FileIdentity,
@@ -206,6 +207,21 @@ impl ModuleFile {
     /// Opens `path` and hashes it (at most [`MAX_MODULE_BYTES`]), refuses it if `pin` is given
     /// and differs, and detects its format.
     pub fn open(path: &Path, pin: Option<&Sha256Digest>) -> Result<Self, ModuleError> {
+        Self::open_hashing(path, pin, true)
+    }
+
+    /// Like [`ModuleFile::open`], for the run mode: an unpinned precompiled file is not hashed
+    /// (nothing needs its digest: its seal's checksum covers its code), so that loading it
+    /// costs what a cache hit costs. Its [`ModuleFile::digest`] is then all zeros.
+    pub fn open_to_run(path: &Path, pin: Option<&Sha256Digest>) -> Result<Self, ModuleError> {
+        Self::open_hashing(path, pin, false)
+    }
+
+    fn open_hashing(
+        path: &Path,
+        pin: Option<&Sha256Digest>,
+        always_hash: bool,
+    ) -> Result<Self, ModuleError> {
         let read_error = |source: std::io::Error| ModuleError::read(path, source);
         let (file, meta) = open_regular(path, Symlinks::Follow).map_err(|e| match e {
             OpenError::Io(source) => read_error(source),
@@ -214,7 +230,20 @@ impl ModuleFile {
                 kind,
             },
         })?;
-        let scan = scan(&file).map_err(read_error)?;
+        let skip_hash = !always_hash && pin.is_none() && {
+            use std::os::unix::fs::FileExt;
+            let mut head = [0u8; 4];
+            file.read_exact_at(&mut head, 0).is_ok() && head == *b"\x7fELF"
+        };
+        let scan = if skip_hash {
+            Scan {
+                digest: Sha256Digest([0; 32]),
+                len: meta.len(),
+                head: b"\x7fELF".to_vec(),
+            }
+        } else {
+            scan(&file).map_err(read_error)?
+        };
         if scan.len > MAX_MODULE_BYTES {
             return Err(ModuleError::TooLarge {
                 path: path.to_owned(),
@@ -232,6 +261,7 @@ impl ModuleFile {
             digest: scan.digest,
             format: ModuleFormat::CoreModule,
             pinned: pin.is_some(),
+            hashed: !skip_hash,
             file,
             len: scan.len,
             opened: FileIdentity::of(&meta),
@@ -303,7 +333,7 @@ impl ModuleFile {
         self.file
             .read_exact_at(&mut bytes, 0)
             .map_err(|e| ModuleError::read(&self.path, e))?;
-        if Sha256Digest::of(&bytes) != self.digest {
+        if self.hashed && Sha256Digest::of(&bytes) != self.digest {
             return Err(ModuleError::Changed {
                 path: self.path.clone(),
             });

@@ -115,7 +115,7 @@ fn answer(
     log: &mut dyn Write,
 ) -> Result<(), Error> {
     // 2. Load, refusing a tampered module before the engine sees it.
-    let module = ModuleFile::open(&config.module, config.sha256.as_ref())?;
+    let module = ModuleFile::open_to_run(&config.module, config.sha256.as_ref())?;
     // 3. Sandbox.
     let sandbox = Sandbox::new()?;
     let cache = config.cache_dir.as_deref().and_then(|dir| {
