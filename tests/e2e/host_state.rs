@@ -36,7 +36,7 @@ fn hoard(mode: &str, count: &str, bytes: &str) -> (Outcome, u64) {
         .stderr
         .lines()
         .find_map(|line| line.split("host-peak-rss-bytes=").nth(1))
-        .and_then(|value| value.trim().parse().ok())
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| panic!("no stats line in:\n{}", out.stderr));
     (out, rss)
 }

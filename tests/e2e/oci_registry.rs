@@ -728,3 +728,200 @@ fn oci_the_registrys_bearer_token_challenge_is_followed() {
     );
     assert_refused(&out, &out_file, "");
 }
+
+/// The config of `install --module static-credentials=oci://...`: the provider's args do not
+/// pin the module (`pin` adds one that does).
+fn install_config(pin: Option<&str>) -> String {
+    let pin = pin.map_or(String::new(), |hex| format!("      - --sha256={hex}\n"));
+    format!(
+        "apiVersion: kubelet.config.k8s.io/v1\n\
+         kind: CredentialProviderConfig\n\
+         providers:\n  \
+           - name: static-credentials\n    \
+             matchImages: [\"registry.example.com\"]\n    \
+             defaultCacheDuration: 10m\n    \
+             apiVersion: {V1}\n    \
+             args:\n{pin}      \
+               - --env=REGISTRY_USERNAME\n      \
+               - --env=REGISTRY_PASSWORD\n    \
+             env:\n      \
+               - {{name: REGISTRY_USERNAME, value: robot}}\n      \
+               - {{name: REGISTRY_PASSWORD, value: example-password}}\n"
+    )
+}
+
+/// `install --module NAME=oci://REF` pulls and verifies with the same trust flags as `pull`,
+/// writes the module, pins the provider to the verified digest in the installed config (or
+/// checks the pin it has), records what came from where, and changes nothing on a re-run;
+/// an unsigned, wrongly signed or differently pinned module installs nothing. The run mode
+/// refuses a registry reference.
+#[test]
+fn oci_install_from_a_registry_pins_and_records_the_verified_module() {
+    let Some(registry) = Registry::start("oci_install_from_a_registry") else {
+        return;
+    };
+    let node = Node::new(&registry);
+    let key = TestKey::generate();
+    let key_file = key.write_public(node.dir.path(), "cosign.pub");
+    let other_file = TestKey::generate().write_public(node.dir.path(), "other.pub");
+    let module = module_bytes();
+    let hex = digest(&module).trim_start_matches("sha256:").to_owned();
+    let host = registry.host();
+    let reference = format!("{host}/plugins/static:v1");
+    let manifest = node.push(&node.write("m.wasm", &module), &reference);
+    let payload = simple_signing_payload(&format!("{host}/plugins/static"), &manifest);
+    push_cosign_signature(
+        &registry,
+        "plugins/static",
+        &manifest,
+        &payload,
+        &key.sign(&payload),
+    );
+    let unsigned = format!("{host}/plugins/static:unsigned");
+    let mut other_module = module.clone();
+    other_module.extend_from_slice(b"\0");
+    node.push(&node.write("m2.wasm", &other_module), &unsigned);
+
+    let binary = node.write("host-stand-in", b"\x7fELF\x02\x01\x01\0stand-in host");
+    let install = |root: &Path, config: &str, reference: &str, key: &Path| {
+        std::fs::create_dir_all(root).unwrap();
+        let config_file = node.write("config.yaml", config.as_bytes());
+        run(
+            &[
+                "install",
+                "--root",
+                root.to_str().unwrap(),
+                "--config",
+                config_file.to_str().unwrap(),
+                "--module",
+                &format!("static-credentials=oci://{reference}"),
+                "--key",
+                key.to_str().unwrap(),
+                "--authfile",
+                node.authfile.to_str().unwrap(),
+                "--ca-file",
+                &node.ca,
+                "--binary",
+                binary.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let root = node.path("root");
+    let bin = root.join("usr/libexec/kubernetes/credential-providers");
+    let config_dir = root.join("etc/kubernetes/credential-providers.d");
+    let out = install(&root, &install_config(None), &reference, &key_file);
+    assert!(out.status.success(), "{}{}", out.stdout, out.stderr);
+    assert_no_secret(&out);
+    assert_eq!(
+        std::fs::read(bin.join("static-credentials.wasm")).unwrap(),
+        module
+    );
+    let installed =
+        std::fs::read_to_string(config_dir.join("wasm-credential-provider.yaml")).unwrap();
+    assert!(
+        installed.contains(&format!("      - \"--sha256={hex}\"\n")),
+        "the pin in the installed config:\n{installed}"
+    );
+    let record: Value = serde_json::from_slice(
+        &std::fs::read(config_dir.join("wasm-credential-provider.installed")).unwrap(),
+    )
+    .unwrap();
+    let entry = &record["installed"][0];
+    assert_eq!(entry["provider"], "static-credentials");
+    assert_eq!(entry["digest"], format!("sha256:{hex}"));
+    assert_eq!(entry["reference"], format!("oci://{reference}"));
+    assert!(
+        entry["signer"]
+            .as_str()
+            .unwrap()
+            .contains("cosign signature by key"),
+        "{record}"
+    );
+    // The installed provider runs the pinned module, offline.
+    let answer = exec(
+        &[
+            "--module",
+            bin.join("static-credentials.wasm").to_str().unwrap(),
+            "--sha256",
+            &hex,
+            "--env=REGISTRY_USERNAME=robot",
+            "--env=REGISTRY_PASSWORD=example-password",
+        ],
+        &v1_request(),
+    );
+    assert!(answer.status.success(), "{}", answer.stderr);
+
+    // A re-run changes nothing.
+    let again = install(&root, &install_config(None), &reference, &key_file);
+    assert!(again.status.success(), "{}", again.stderr);
+    for line in again.stdout.lines().filter(|l| {
+        l.contains(": ")
+            && !l.starts_with("node root")
+            && !l.starts_with("kubelet flags")
+            && !l.contains(" file")
+    }) {
+        assert!(
+            line.contains("unchanged") || line.contains("native provider"),
+            "{line}\n{}",
+            again.stdout
+        );
+    }
+    // A pin already there is checked, and kept.
+    let pinned = install_config(Some(&hex));
+    let out = install(&node.path("root-pinned"), &pinned, &reference, &key_file);
+    assert!(out.status.success(), "{}", out.stderr);
+
+    // Refused, with nothing written: another key, an unsigned module, a pin for another module.
+    let other_pin = "0".repeat(64);
+    for (name, config, reference, key, needle) in [
+        (
+            "other-key",
+            install_config(None),
+            reference.clone(),
+            other_file.clone(),
+            "does not verify",
+        ),
+        (
+            "unsigned",
+            install_config(None),
+            unsigned.clone(),
+            key_file.clone(),
+            "no signature",
+        ),
+        (
+            "pinned-elsewhere",
+            install_config(Some(&other_pin)),
+            reference.clone(),
+            key_file.clone(),
+            "pins sha256:0000",
+        ),
+    ] {
+        let root = node.path(name);
+        let out = install(&root, &config, &reference, &key);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: {}{}",
+            out.stdout,
+            out.stderr
+        );
+        assert!(out.stderr.contains(needle), "{name}: {}", out.stderr);
+        assert_eq!(
+            std::fs::read_dir(&root).unwrap().count(),
+            0,
+            "{name}: something was written"
+        );
+        assert_no_secret(&out);
+    }
+
+    // The run mode never touches a registry.
+    let out = exec(&["--module", &format!("oci://{reference}")], &v1_request());
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("a registry reference is install-time only"),
+        "{}",
+        out.stderr
+    );
+}

@@ -139,6 +139,14 @@ pub fn locate_module(
     dir: &Path,
 ) -> Result<(String, PathBuf), ArgsError> {
     let module = match (&args.module, invocation) {
+        // The run mode never touches a registry: an OCI reference is for `install`.
+        (Some(path), _) if path.to_string_lossy().starts_with("oci://") => {
+            return Err(ArgsError::one(format!(
+                "--module {}: a registry reference is install-time only; `install --module NAME={}` pulls, verifies and pins it, and the provider then runs the installed file",
+                path.display(),
+                path.display()
+            )));
+        }
         (Some(path), _) => path.clone(),
         (None, Invocation::Provider { name }) => dir.join(format!("{name}.wasm")),
         (None, _) => {

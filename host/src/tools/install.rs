@@ -31,6 +31,8 @@ use crate::kubelet::config::{
 use crate::module::{ModuleBytes, ModuleError, ModuleFormat, Sha256Digest};
 use crate::names::{BINARY_NAME, Invocation};
 
+use super::install_oci::{self, Pulled};
+
 /// Where the kubelet finds provider executables unless `--bin-dir` says otherwise (the
 /// README's install example).
 pub const DEFAULT_BIN_DIR: &str = "/usr/libexec/kubernetes/credential-providers";
@@ -55,7 +57,15 @@ pub const LONG_ABOUT: &str = "Install this host, provider links, modules and a k
         names if that is directly in the bin dir (a versioned name keeps the old module for a \
         kubelet still running the old config), mode 0644, beside a symlink <bin-dir>/<name> -> wasm-credential-provider (the binary itself, \
         0755: --binary, or this executable). Other providers are native plugins that must \
-        already be in the bin dir.\n\n\
+        already be in the bin dir. A provider whose args name --cache-dir gets its module \
+        compiled into that directory (beneath --root) by the host being installed, so the \
+        kubelet's first exec loads compiled code.\n\n\
+        --module NAME=oci://REF pulls the module from a registry and verifies it with the trust \
+        flags (as for pull: --key, --certificate-identity with --certificate-oidc-issuer, or \
+        --allow-unsigned) before anything is written; the provider's --sha256 must be the \
+        verified digest or, when its args have none, is added to them in the installed config \
+        (the file's text otherwise kept). <config-name stem>.installed beside the config records \
+        what was installed from where.\n\n\
         Nothing is written unless everything checks out: the config (merged with the other \
         files of the config directory) under the kubelet's rules, each provider's args under \
         run mode's, each module against its pin. Files go to a temporary file in their \
@@ -99,6 +109,14 @@ pub struct InstallArgs {
     /// Check everything and show what would be installed, writing nothing.
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// The trust for `--module NAME=oci://REF` modules (as for `pull`).
+    #[cfg(feature = "oci")]
+    #[command(flatten)]
+    pub trust: super::pull::TrustArgs,
+    /// Registry access for `--module NAME=oci://REF` modules (as for `pull`).
+    #[cfg(feature = "oci")]
+    #[command(flatten)]
+    pub registry: super::pull::RegistryArgs,
 }
 
 /// Why an installation did not happen (or did not finish).
@@ -176,6 +194,8 @@ struct HostProvider {
     module: ModuleBytes,
     /// Its `--cache-dir`, beneath `--root`, when its module is compiled there at install.
     cache_dir: Option<PathBuf>,
+    /// Where it was pulled from, when its module came from a registry.
+    pulled: Option<usize>,
 }
 
 /// Everything to install, checked.
@@ -188,6 +208,8 @@ struct Plan {
     binary_is_this_host: bool,
     hosts: Vec<HostProvider>,
     native: Vec<String>,
+    /// The modules pulled from registries (`--module NAME=oci://REF`).
+    pulled: Vec<Pulled>,
 }
 
 /// Runs `install`.
@@ -330,6 +352,33 @@ pub fn install(args: &InstallArgs, out: &mut String) -> Result<(), InstallError>
             "s"
         }
     ));
+    if !plan.pulled.is_empty() {
+        let entries: Vec<_> = plan
+            .hosts
+            .iter()
+            .map(|host| {
+                (
+                    host.name.clone(),
+                    host.module_file.clone(),
+                    host.module.digest,
+                    host.pulled.map(|i| &plan.pulled[i]),
+                )
+            })
+            .collect();
+        let name = install_oci::record_name(&args.config_name);
+        let change = write(
+            &config_dir,
+            &args.config_dir,
+            &name,
+            &install_oci::record(&entries),
+            0o644,
+        )?;
+        out.push_str(&format!(
+            "{}: {} (what was installed from where)\n",
+            args.config_dir.join(&name).display(),
+            change.word()
+        ));
+    }
     if let Some(dir) = &bin_dir {
         sync_dir(dir);
     }
@@ -411,6 +460,29 @@ fn plan(args: &InstallArgs, gates: FeatureGates) -> Result<Plan, InstallError> {
         .with_context(|| format!("cannot read --config {}", args.config.display()))
         .map_err(|e| refused(format!("{e:#}")))?;
     let config = check_merged_config(args, &config_bytes, gates)?;
+    explicit_modules(&args.module, &config)?;
+    // Modules from registries: pulled and verified now, their providers pinned to them.
+    let wanted: Vec<(String, String)> = args
+        .module
+        .iter()
+        .filter_map(|spec| {
+            let (name, value) = spec.split_once('=')?;
+            let reference = value.strip_prefix(install_oci::SCHEME)?;
+            Some((name.to_owned(), reference.to_owned()))
+        })
+        .collect();
+    #[cfg(feature = "oci")]
+    let pulled = install_oci::pull_all(&wanted, &args.trust, &args.registry);
+    #[cfg(not(feature = "oci"))]
+    let pulled = install_oci::pull_all(&wanted);
+    let pulled = pulled.map_err(refused)?;
+    let (config_bytes, config) = if pulled.is_empty() {
+        (config_bytes, config)
+    } else {
+        let pinned = install_oci::pin_config(&config_bytes, &pulled).map_err(refused)?;
+        let config = check_merged_config(args, &pinned, gates)?;
+        (pinned, config)
+    };
 
     let explicit = explicit_modules(&args.module, &config)?;
     let mut hosts = Vec::new();
@@ -429,7 +501,13 @@ fn plan(args: &InstallArgs, gates: FeatureGates) -> Result<Plan, InstallError> {
                 |(_, path)| Some(path.clone()),
             );
         match source {
-            Some(source) => hosts.push(check_host_provider(args, provider, source)?),
+            Some(source) => {
+                let from_registry = pulled.iter().position(|p| p.provider == provider.name);
+                let found = from_registry.map(|i| &pulled[i]);
+                let mut host = check_host_provider(args, provider, source, found)?;
+                host.pulled = from_registry;
+                hosts.push(host);
+            }
             None => native.push(provider.name.clone()),
         }
     }
@@ -512,6 +590,7 @@ fn plan(args: &InstallArgs, gates: FeatureGates) -> Result<Plan, InstallError> {
         binary_is_this_host,
         hosts,
         native,
+        pulled,
     })
 }
 
@@ -589,6 +668,7 @@ fn check_host_provider(
     args: &InstallArgs,
     provider: &CredentialProvider,
     source: PathBuf,
+    pulled: Option<&Pulled>,
 ) -> Result<HostProvider, InstallError> {
     let name = &provider.name;
     let refused = |message: String| InstallError::Refused(format!("provider {name:?}: {message}"));
@@ -625,7 +705,16 @@ fn check_host_provider(
                 .unwrap_or_else(|_| "<digest>".into())
         ))
     })?;
-    let module = ModuleBytes::load(&source, Some(&pin)).map_err(|e| match e {
+    let module = match pulled {
+        Some(pulled) if pulled.module.digest != pin => Err(ModuleError::DigestMismatch {
+            path: source.clone(),
+            actual: pulled.module.digest,
+            expected: pin,
+        }),
+        Some(pulled) => Ok(pulled.module.clone()),
+        None => ModuleBytes::load(&source, Some(&pin)),
+    };
+    let module = module.map_err(|e| match e {
         ModuleError::DigestMismatch {
             path,
             actual,
@@ -652,6 +741,7 @@ fn check_host_provider(
         module_file,
         module,
         cache_dir: config.cache_dir.filter(|_| !precompiled),
+        pulled: None,
     })
 }
 
