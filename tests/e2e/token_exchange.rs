@@ -113,12 +113,29 @@ fn prepare() -> Option<Builds> {
         },
     ];
     let cache = tempfile::tempdir().expect("a cache directory");
-    // Compile each once (in parallel), by a first real run that also fills the cache.
+    // Compile each once (in parallel) into the cache, as `install` does: `--timeout` covers
+    // compiling, and the JavaScript and Python components take seconds to compile. Then a
+    // first real run, from the cache.
     let server = token_endpoint();
     std::thread::scope(|scope| {
         for build in &builds {
             let (server, cache) = (&server, cache.path());
             scope.spawn(move || {
+                let compiled = exec(
+                    &[
+                        "compile",
+                        build.module.to_str().unwrap(),
+                        "--cache-dir",
+                        cache.to_str().unwrap(),
+                    ],
+                    b"",
+                );
+                assert!(
+                    compiled.status.success(),
+                    "{}: compile failed:\n{}",
+                    build.provider,
+                    compiled.stderr
+                );
                 let out =
                     run_with_cache(build, cache, server, &[], &v1_image_request(), ENV_SUBJECT);
                 assert!(
