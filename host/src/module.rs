@@ -460,14 +460,7 @@ mod tests {
     fn non_regular_module_paths_are_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let fifo = tmp.path().join("m.wasm");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        crate::regular_file::make_fifo(&fifo);
         let err = ModuleFile::open(&fifo, None).unwrap_err();
         assert!(
             matches!(err, ModuleError::NotRegular { kind: "FIFO", .. }),

@@ -80,6 +80,19 @@ pub fn open_regular(
     Ok((file, meta))
 }
 
+/// Makes a FIFO at `path`, for tests of what is refused.
+#[cfg(test)]
+pub(crate) fn make_fifo(path: &Path) {
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,14 +105,7 @@ mod tests {
         assert!(open_regular(&file, Symlinks::Refuse).is_ok());
 
         let fifo = dir.path().join("fifo");
-        rustix::fs::mknodat(
-            rustix::fs::CWD,
-            &fifo,
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_raw_mode(0o600),
-            0,
-        )
-        .unwrap();
+        make_fifo(&fifo);
         // Returns at once (no writer would ever come), and says what it is.
         let err = open_regular(&fifo, Symlinks::Follow).unwrap_err();
         assert_eq!(err.to_string(), "it is a FIFO, not a regular file");
