@@ -804,6 +804,12 @@ fn each_exec_shows_its_wall_time_and_guest_peak_memory() {
     // A Rust component starts with a few pages and stays well inside its --memory.
     assert!((64 * 1024..=32 << 20).contains(&peak), "{peak}");
     assert!(wasm["wallMillis"].as_f64().expect("wall time") > 0.0);
+    // The host's own peak RSS, and where the code came from (no --cache-dir: compiled now).
+    let rss = wasm["hostPeakRssBytes"]
+        .as_u64()
+        .expect("the host's peak RSS");
+    assert!(rss > peak, "{rss} {peak}");
+    assert_eq!(wasm["code"], "compiled");
     // A native plugin has no guest: its wall time only.
     assert!(shown[1]["wallMillis"].as_f64().expect("wall time") > 0.0);
     assert!(shown[1]["guestPeakMemoryBytes"].is_null(), "{shown}");
@@ -828,7 +834,9 @@ fn each_exec_shows_its_wall_time_and_guest_peak_memory() {
         .find(|l| l.trim_start().starts_with("static-credentials:"))
         .expect("the provider's line");
     assert!(
-        line.contains(" ms, guest peak memory ") && line.contains("iB"),
+        line.contains(" ms, guest peak memory ")
+            && line.contains(", host peak RSS ")
+            && line.contains(", code compiled now"),
         "{line}"
     );
 }

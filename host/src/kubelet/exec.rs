@@ -76,6 +76,11 @@ pub struct ExecStats {
     /// The guest's peak linear memory, when the plugin is this host and reported it (see
     /// [`crate::stats`]).
     pub guest_peak_memory: Option<u64>,
+    /// The host process's peak resident memory, when reported likewise.
+    pub host_peak_rss: Option<u64>,
+    /// Where the guest's compiled code came from (`compiled`, `cache`, `precompiled`), when
+    /// reported likewise.
+    pub code: Option<&'static str>,
 }
 
 /// Runs the plugin for `request` and decodes its stdout with the kubelet's rules. With
@@ -102,11 +107,15 @@ pub fn exec_plugin_measured(
     let mut stats = ExecStats {
         wall: start.elapsed(),
         guest_peak_memory: None,
+        host_peak_rss: None,
+        code: None,
     };
     let outcome = output.and_then(|mut output| {
         if ask_stats {
             let (reported, rest) = crate::stats::take(&output.stderr);
             stats.guest_peak_memory = reported.map(|r| r.guest_peak_memory_bytes);
+            stats.host_peak_rss = reported.and_then(|r| r.host_peak_rss_bytes);
+            stats.code = reported.and_then(|r| r.code);
             output.stderr = rest;
         }
         judge(output, request, token_echo_allowed)

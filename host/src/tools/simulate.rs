@@ -267,12 +267,21 @@ pub fn render_text(outcomes: &[PullOutcome], show_secrets: bool) -> String {
     out
 }
 
-/// ` in 12.3 ms, guest peak memory 1.1 MiB`: what a plugin author sizes `--timeout` and
-/// `--memory` from.
+/// ` in 12.3 ms, guest peak memory 1.1 MiB, host peak RSS 13.1 MiB, code from the cache`: what
+/// a plugin author sizes `--timeout` and `--memory` from, and whether the exec compiled.
 fn describe_cost(stats: ExecStats) -> String {
     let mut out = format!(" in {:.1} ms", stats.wall.as_secs_f64() * 1000.0);
     if let Some(peak) = stats.guest_peak_memory {
         out.push_str(&format!(", guest peak memory {}", format_size(peak)));
+    }
+    if let Some(rss) = stats.host_peak_rss {
+        out.push_str(&format!(", host peak RSS {}", format_size(rss)));
+    }
+    match stats.code {
+        Some("compiled") => out.push_str(", code compiled now"),
+        Some("cache") => out.push_str(", code from the cache"),
+        Some("precompiled") => out.push_str(", code precompiled (.cwasm)"),
+        _ => {}
     }
     out
 }
@@ -294,6 +303,8 @@ pub fn render_json(outcomes: &[PullOutcome], show_secrets: bool) -> serde_json::
                     "error": p.error,
                     "wallMillis": p.stats.map(|s| s.wall.as_secs_f64() * 1000.0),
                     "guestPeakMemoryBytes": p.stats.and_then(|s| s.guest_peak_memory),
+                    "hostPeakRssBytes": p.stats.and_then(|s| s.host_peak_rss),
+                    "code": p.stats.and_then(|s| s.code),
                 })).collect::<Vec<_>>(),
                 "credentials": o.credentials.iter().map(|c| json!({
                     "key": c.key,
