@@ -8,10 +8,8 @@
 pub mod bin_dir;
 pub mod cache;
 pub mod check_config;
-pub mod config_pin;
 pub mod inspect;
 pub mod install;
-pub mod install_oci;
 pub mod match_image;
 #[cfg(feature = "oci")]
 pub mod pull;

@@ -30,8 +30,8 @@ pub const SCHEME: &str = "oci://";
 #[cfg(feature = "oci")]
 pub fn pull_all(
     wanted: &[(String, String)],
-    trust: &super::pull::TrustArgs,
-    registry: &super::pull::RegistryArgs,
+    trust: &crate::tools::pull::TrustArgs,
+    registry: &crate::tools::pull::RegistryArgs,
 ) -> Result<Vec<Pulled>, String> {
     if wanted.is_empty() {
         let given = !trust.keys.is_empty()
