@@ -45,8 +45,9 @@ pub enum Command {
     /// Answer one kubelet credential request with a sandboxed module (the default mode).
     #[command(about = RUN_ABOUT)]
     Run(Box<RunArgs>),
-    /// Compile a module ahead of time to native code (.cwasm) for this host's engine, for
-    /// `run --allow-precompiled`. Prints the output's sha256 to pin it with.
+    /// Compile a module ahead of time for this host's engine: to a sealed .cwasm for
+    /// `run --allow-precompiled` (prints its sha256 to pin it with), or into a provider's
+    /// compile cache (--cache-dir), as `install` does.
     Compile(crate::precompile::CompileArgs),
     /// Manage a compile cache directory: `cache prune DIR` removes other host versions' entries.
     #[command(long_about = crate::tools::cache::LONG_ABOUT)]
