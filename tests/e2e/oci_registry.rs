@@ -753,7 +753,8 @@ fn install_config(pin: Option<&str>) -> String {
 /// `install --module NAME=oci://REF` pulls and verifies with the same trust flags as `pull`,
 /// writes the module, pins the provider to the verified digest in the installed config (or
 /// checks the pin it has), records what came from where, and changes nothing on a re-run;
-/// an unsigned, wrongly signed or differently pinned module installs nothing. The run mode
+/// an unsigned, wrongly signed, tampered or differently pinned module installs nothing (the
+/// keyless identity checks are `pull`'s, the same code: see the Sigstore bundle test). The run mode
 /// refuses a registry reference.
 #[test]
 fn oci_install_from_a_registry_pins_and_records_the_verified_module() {
@@ -781,6 +782,25 @@ fn oci_install_from_a_registry_pins_and_records_the_verified_module() {
     let mut other_module = module.clone();
     other_module.extend_from_slice(b"\0");
     node.push(&node.write("m2.wasm", &other_module), &unsigned);
+
+    // Signed, then its layer's stored bytes changed in the registry's storage.
+    let mut third = module.clone();
+    third.extend_from_slice(b"\x01");
+    let tampered = format!("{host}/plugins/tampered:v1");
+    let d3 = node.push(&node.write("m3.wasm", &third), &tampered);
+    let payload3 = simple_signing_payload(&format!("{host}/plugins/tampered"), &d3);
+    push_cosign_signature(
+        &registry,
+        "plugins/tampered",
+        &d3,
+        &payload3,
+        &key.sign(&payload3),
+    );
+    let blob = registry.blob_file(&digest(&third));
+    let mut stored = std::fs::read(&blob).unwrap();
+    let last = stored.len() - 1;
+    stored[last] ^= 0xff;
+    std::fs::write(&blob, &stored).unwrap();
 
     let binary = node.write("host-stand-in", b"\x7fELF\x02\x01\x01\0stand-in host");
     let install = |root: &Path, config: &str, reference: &str, key: &Path| {
@@ -888,6 +908,13 @@ fn oci_install_from_a_registry_pins_and_records_the_verified_module() {
             unsigned.clone(),
             key_file.clone(),
             "no signature",
+        ),
+        (
+            "tampered",
+            install_config(None),
+            tampered.clone(),
+            key_file.clone(),
+            "does not match its digest",
         ),
         (
             "pinned-elsewhere",
