@@ -170,6 +170,37 @@ fn raw_manifest(registry: &Registry, reference: &str) -> Vec<u8> {
     out.stdout
 }
 
+/// Pushes `module` with a byte appended to `repository:v1`, signs it with `key`, then changes
+/// the layer's stored bytes in the registry's storage (tampering after signing); returns the
+/// reference.
+fn push_signed_then_tampered(
+    registry: &Registry,
+    node: &Node,
+    key: &TestKey,
+    module: &[u8],
+    repository: &str,
+) -> String {
+    let mut bytes = module.to_vec();
+    bytes.extend_from_slice(b"\x01");
+    let host = registry.host();
+    let reference = format!("{host}/{repository}:v1");
+    let manifest = node.push(&node.write("tampered.wasm", &bytes), &reference);
+    let payload = simple_signing_payload(&format!("{host}/{repository}"), &manifest);
+    push_cosign_signature(
+        registry,
+        repository,
+        &manifest,
+        &payload,
+        &key.sign(&payload),
+    );
+    let blob = registry.blob_file(&digest(&bytes));
+    let mut stored = std::fs::read(&blob).expect("the stored layer");
+    let last = stored.len() - 1;
+    stored[last] ^= 0xff;
+    std::fs::write(&blob, &stored).unwrap();
+    reference
+}
+
 fn module_bytes() -> Vec<u8> {
     std::fs::read(test_artifacts::plugin("static-credentials", Target::P2)).expect("module")
 }
@@ -295,23 +326,7 @@ fn oci_pull_with_a_cosign_key_and_each_refusal() {
 
     // A layer whose stored bytes no longer match its digest (the registry's storage
     // tampered with after signing): refused.
-    let mut third = module.clone();
-    third.extend_from_slice(b"\x01");
-    let v3 = format!("{host}/plugins/tampered:v1");
-    let d3 = node.push(&node.write("m3.wasm", &third), &v3);
-    let payload3 = simple_signing_payload(&format!("{host}/plugins/tampered"), &d3);
-    push_cosign_signature(
-        &registry,
-        "plugins/tampered",
-        &d3,
-        &payload3,
-        &key.sign(&payload3),
-    );
-    let blob = registry.blob_file(&digest(&third));
-    let mut stored = std::fs::read(&blob).expect("the stored layer");
-    let last = stored.len() - 1;
-    stored[last] ^= 0xff;
-    std::fs::write(&blob, &stored).unwrap();
+    let v3 = push_signed_then_tampered(&registry, &node, &key, &module, "plugins/tampered");
     assert_refused(
         &node.pull(&v3, &out_file, &["--key", key_arg]),
         &out_file,
@@ -783,24 +798,7 @@ fn oci_install_from_a_registry_pins_and_records_the_verified_module() {
     other_module.extend_from_slice(b"\0");
     node.push(&node.write("m2.wasm", &other_module), &unsigned);
 
-    // Signed, then its layer's stored bytes changed in the registry's storage.
-    let mut third = module.clone();
-    third.extend_from_slice(b"\x01");
-    let tampered = format!("{host}/plugins/tampered:v1");
-    let d3 = node.push(&node.write("m3.wasm", &third), &tampered);
-    let payload3 = simple_signing_payload(&format!("{host}/plugins/tampered"), &d3);
-    push_cosign_signature(
-        &registry,
-        "plugins/tampered",
-        &d3,
-        &payload3,
-        &key.sign(&payload3),
-    );
-    let blob = registry.blob_file(&digest(&third));
-    let mut stored = std::fs::read(&blob).unwrap();
-    let last = stored.len() - 1;
-    stored[last] ^= 0xff;
-    std::fs::write(&blob, &stored).unwrap();
+    let tampered = push_signed_then_tampered(&registry, &node, &key, &module, "plugins/tampered");
 
     let binary = node.write("host-stand-in", b"\x7fELF\x02\x01\x01\0stand-in host");
     let install = |root: &Path, config: &str, reference: &str, key: &Path| {
