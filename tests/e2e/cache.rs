@@ -339,3 +339,140 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+/// Runs the module with the cache and the stats line on; returns the outcome and where its code
+/// came from (`compiled`, `cache`, `precompiled`).
+fn run_reporting_code(module: &Path, cache: &Path) -> (Outcome, String) {
+    let out = exec_program(
+        Path::new(HOST),
+        &[
+            "--module",
+            module.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ],
+        &v1_request(),
+        &[("WASM_CREDENTIAL_PROVIDER_STATS", "1")],
+    );
+    let code = out
+        .stderr
+        .lines()
+        .find_map(|l| l.split(" code=").nth(1))
+        .unwrap_or_else(|| panic!("no stats line: {}", out.stderr))
+        .to_owned();
+    (out, code)
+}
+
+/// 16 execs missing the same entry at once (a node starting many pods) compile it once: the
+/// first takes the entry's lock, the others wait for it and load the entry.
+#[test]
+fn sixteen_concurrent_cold_execs_compile_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let module = echo_module(tmp.path(), Target::P2);
+    let codes: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|_| scope.spawn(|| run_reporting_code(&module, &cache)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                let (out, code) = h.join().unwrap();
+                assert!(out.status.success(), "{}", out.stderr);
+                code
+            })
+            .collect()
+    });
+    let compiled = codes.iter().filter(|c| *c == "compiled").count();
+    assert_eq!(compiled, 1, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| *c == "cache").count(),
+        15,
+        "{codes:?}"
+    );
+    only_entry(&cache);
+}
+
+/// `compile --cache-dir` fills a provider's cache, so its next exec loads the code; doing it
+/// again finds the entry and leaves it.
+#[test]
+fn compile_fills_a_cache_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let module = echo_module(tmp.path(), Target::P2);
+    let fill = || {
+        exec(
+            &[
+                "compile",
+                module.to_str().unwrap(),
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ],
+            b"",
+        )
+    };
+    let first = fill();
+    assert!(first.status.success(), "{}", first.stderr);
+    assert!(first.stdout.contains("(compiled, "), "{}", first.stdout);
+    let entry = only_entry(&cache);
+    let inode = std::fs::metadata(&entry).unwrap().ino();
+    let (out, code) = run_reporting_code(&module, &cache);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(code, "cache");
+    let again = fill();
+    assert!(
+        again.stdout.contains("(already cached)"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(std::fs::metadata(&entry).unwrap().ino(), inode);
+    let neither = exec(&["compile", module.to_str().unwrap()], b"");
+    assert!(!neither.status.success());
+}
+
+/// Entries of another engine configuration (an earlier host version) never load again: writing
+/// a new entry removes them, and so does `cache prune`, which keeps this host's entries.
+#[test]
+fn other_host_versions_entries_are_pruned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let module = echo_module(tmp.path(), Target::P1);
+    let plant = |name: &str| {
+        std::fs::write(cache.join(name), b"old code").unwrap();
+        std::fs::set_permissions(cache.join(name), std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let old = format!("{}-{}.cwasm", "ab".repeat(32), "0".repeat(16));
+    plant(&old);
+    plant(&format!(".lock-{old}"));
+    plant("operator-notes.txt");
+    // A miss writes this host's entry and removes the old one.
+    assert!(run_cached(&module, &cache).status.success());
+    assert!(!cache.join(&old).exists());
+    assert!(!cache.join(format!(".lock-{old}")).exists());
+    assert!(cache.join("operator-notes.txt").exists());
+    // `cache prune` does the same on its own, and says what it removed.
+    plant(&old);
+    let out = exec(&["cache", "prune", cache.to_str().unwrap()], b"");
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("removed {}", cache.join(&old).display())),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .ends_with("1 removed, 1 entry of this host kept\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(!cache.join(&old).exists());
+    assert_eq!(run_reporting_code(&module, &cache).1, "cache");
+    let bad = exec(
+        &["cache", "prune", tmp.path().join("none").to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}

@@ -149,13 +149,17 @@ impl Sandbox {
             Ok(None) => {}
             Err(e) => warn(e.to_string()),
         }
-        // Single flight: if another exec is compiling this module, wait for its entry.
+        // Single flight: if another exec is compiling this module, wait for its entry. Once the
+        // lock is ours, look again: whoever held it (even just before our miss) may have
+        // written the entry.
         let lock = cache
             .compile_lock(&module.digest)
             .map_err(|e| warn(e.to_string()))
             .ok();
-        if let Some(lock) = lock.as_ref().filter(|lock| !lock.try_acquire()) {
-            let _ = lock.acquire_until(wait_bound(deadline));
+        if let Some(lock) = &lock {
+            if !lock.try_acquire() {
+                let _ = lock.acquire_until(wait_bound(deadline));
+            }
             if let Ok(Some(entry)) = cache.get(&module.digest)
                 && let Ok(compiled) = load_entry(&self.engine, kind, &entry)
             {
