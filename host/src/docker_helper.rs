@@ -44,7 +44,7 @@ use credential_provider_protocol::{ApiVersion, Expectation, Request, Response};
 use crate::args::{ExecEnv, provider_run_config};
 use crate::error::Error;
 use crate::names::{BINARY_NAME, HELPER_PREFIX};
-use crate::regular_file::{Symlinks, open_regular};
+use crate::regular_file::{Symlinks, TrustedWriter, open_regular, untrusted_writer};
 use crate::report;
 use crate::run::{RunConfig, run};
 
@@ -218,7 +218,7 @@ pub fn helper_run_config(name: &str, dir: &Path) -> Result<RunConfig, HelperErro
 
 /// Reads the args file at `path` strictly (see the module docs). A missing file means no args.
 pub fn read_args_file(path: &Path) -> Result<Vec<String>, HelperError> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::MetadataExt;
     let bad = |reason: String| HelperError::ArgsFile {
         path: path.display().to_string(),
         reason,
@@ -231,17 +231,9 @@ pub fn read_args_file(path: &Path) -> Result<Vec<String>, HelperError> {
         Err(err) if err.is_not_found() => return Ok(Vec::new()),
         Err(err) => return Err(bad(err.to_string())),
     };
-    let me = rustix::process::geteuid().as_raw();
-    if meta.uid() != 0 && meta.uid() != me {
-        return Err(bad(format!(
-            "owned by uid {}, neither root nor this user (uid {me}); it sets the sandbox's options",
-            meta.uid()
-        )));
-    }
-    if meta.permissions().mode() & 0o022 != 0 {
-        return Err(bad(
-            "writable by group or others (it sets the sandbox's options)".into(),
-        ));
+    if let Some(problem) = untrusted_writer(meta.uid(), meta.mode(), TrustedWriter::RootOrThisUser)
+    {
+        return Err(bad(format!("{problem}; it sets the sandbox's options")));
     }
     let mut bytes = Vec::new();
     (&mut file)

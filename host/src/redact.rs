@@ -82,7 +82,7 @@ fn redact_one(text: &str, secret: &str) -> Option<String> {
             search = at + first.len_utf8();
         }
     }
-    if copied == 0 && out.is_empty() {
+    if out.is_empty() {
         return None;
     }
     out.push_str(&text[copied..]);

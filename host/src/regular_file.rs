@@ -1,6 +1,8 @@
 //! Opening a file the host reads as input (a module, a CA file, an args file) so that what is
 //! opened can only be a regular file: a FIFO, device or socket is refused instead of blocking
-//! the run forever (or reading a device), and a symlink can be refused too.
+//! the run forever (or reading a device), and a symlink can be refused too. And the one rule
+//! for files whose contents the host trusts (native code, sandbox options): who may have
+//! written them.
 
 use std::fs::File;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -80,6 +82,32 @@ pub fn open_regular(
     Ok((file, meta))
 }
 
+/// Who may have written a file whose contents the host trusts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TrustedWriter {
+    /// Only the user the host runs as (the compile cache, which that user writes itself).
+    ThisUser,
+    /// Root or the user the host runs as (files an installer puts in place: `.cwasm` modules,
+    /// the docker helper's args file).
+    RootOrThisUser,
+}
+
+/// What would let someone other than `writer` have written a file owned by `uid` with `mode`:
+/// another owner, or write permission for group or others; `None` if nothing does.
+pub fn untrusted_writer(uid: u32, mode: u32, writer: TrustedWriter) -> Option<String> {
+    let me = rustix::process::geteuid().as_raw();
+    let owner_trusted = uid == me || (writer == TrustedWriter::RootOrThisUser && uid == 0);
+    if !owner_trusted {
+        return Some(match writer {
+            TrustedWriter::ThisUser => format!("owned by uid {uid}, not by this user (uid {me})"),
+            TrustedWriter::RootOrThisUser => {
+                format!("owned by uid {uid}, neither root nor this user (uid {me})")
+            }
+        });
+    }
+    (mode & 0o022 != 0).then(|| format!("writable by group or others (mode {:o})", mode & 0o7777))
+}
+
 /// Makes a FIFO at `path`, for tests of what is refused.
 #[cfg(test)]
 pub(crate) fn make_fifo(path: &Path) {
@@ -96,6 +124,32 @@ pub(crate) fn make_fifo(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_allowed_owner_and_mode_are_trusted() {
+        use TrustedWriter::{RootOrThisUser, ThisUser};
+        let me = rustix::process::geteuid().as_raw();
+        let other = if me == 65534 { 65533 } else { 65534 };
+        for writer in [ThisUser, RootOrThisUser] {
+            assert_eq!(untrusted_writer(me, 0o100644, writer), None);
+            assert_eq!(
+                untrusted_writer(me, 0o100664, writer).as_deref(),
+                Some("writable by group or others (mode 664)")
+            );
+        }
+        assert!(
+            untrusted_writer(other, 0o644, ThisUser)
+                .unwrap()
+                .contains("not by this user")
+        );
+        assert!(
+            untrusted_writer(other, 0o644, RootOrThisUser)
+                .unwrap()
+                .contains("neither root")
+        );
+        assert_eq!(untrusted_writer(0, 0o644, RootOrThisUser), None);
+        assert_eq!(untrusted_writer(0, 0o644, ThisUser).is_some(), me != 0);
+    }
 
     #[test]
     fn only_regular_files_open() {

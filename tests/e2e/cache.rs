@@ -288,16 +288,11 @@ fn precompiled_modules_are_checked_like_cache_entries() {
     let run = |extra: &[&str]| {
         let mut args = vec!["--module", cwasm_arg, "--allow-precompiled"];
         args.extend_from_slice(extra);
-        exec_program(
-            Path::new(HOST),
-            &args,
-            &v1_request(),
-            &[("WASM_CREDENTIAL_PROVIDER_STATS", "1")],
-        )
+        exec_with_stats(&args, &v1_request())
     };
     let out = run(&[]);
     assert!(out.status.success(), "{}", out.stderr);
-    assert!(out.stderr.contains(" code=precompiled"), "{}", out.stderr);
+    assert_eq!(stats_field(&out, "code"), "precompiled");
     assert_eq!(mode_of(&cwasm), 0o644);
 
     std::fs::set_permissions(&cwasm, std::fs::Permissions::from_mode(0o664)).unwrap();
@@ -343,8 +338,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 /// Runs the module with the cache and the stats line on; returns the outcome and where its code
 /// came from (`compiled`, `cache`, `precompiled`).
 fn run_reporting_code(module: &Path, cache: &Path) -> (Outcome, String) {
-    let out = exec_program(
-        Path::new(HOST),
+    let out = exec_with_stats(
         &[
             "--module",
             module.to_str().unwrap(),
@@ -352,14 +346,8 @@ fn run_reporting_code(module: &Path, cache: &Path) -> (Outcome, String) {
             cache.to_str().unwrap(),
         ],
         &v1_request(),
-        &[("WASM_CREDENTIAL_PROVIDER_STATS", "1")],
     );
-    let code = out
-        .stderr
-        .lines()
-        .find_map(|l| l.split(" code=").nth(1))
-        .unwrap_or_else(|| panic!("no stats line: {}", out.stderr))
-        .to_owned();
+    let code = stats_field(&out, "code").to_owned();
     (out, code)
 }
 

@@ -15,8 +15,7 @@ const PEAK_RSS_BOUND: u64 = (8 + 20 + 160) << 20;
 /// Runs the hoarding guest in `mode` and returns what happened and the host's peak RSS.
 fn hoard(mode: &str, count: &str, bytes: &str) -> (Outcome, u64) {
     let module = test_artifacts::guest("hoard_host_state", Target::P2);
-    let out = exec_program(
-        std::path::Path::new(HOST),
+    let out = exec_with_stats(
         &[
             "--module",
             module.to_str().unwrap(),
@@ -30,14 +29,10 @@ fn hoard(mode: &str, count: &str, bytes: &str) -> (Outcome, u64) {
             bytes,
         ],
         &v1_request(),
-        &[("WASM_CREDENTIAL_PROVIDER_STATS", "1")],
     );
-    let rss = out
-        .stderr
-        .lines()
-        .find_map(|line| line.split("host-peak-rss-bytes=").nth(1))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no stats line in:\n{}", out.stderr));
+    let rss = stats_field(&out, "host-peak-rss-bytes")
+        .parse()
+        .expect("a number of bytes");
     (out, rss)
 }
 

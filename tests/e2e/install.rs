@@ -789,8 +789,7 @@ fn install_compiles_into_the_providers_cache_so_the_first_exec_is_a_hit() {
         .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     // The first exec, as the kubelet makes it, loads the entry.
-    let first = exec_program(
-        Path::new(HOST),
+    let first = exec_with_stats(
         &[
             "--module",
             node.bin(&format!("{PROVIDER}.wasm")).to_str().unwrap(),
@@ -802,10 +801,9 @@ fn install_compiles_into_the_providers_cache_so_the_first_exec_is_a_hit() {
             "--env=REGISTRY_PASSWORD=example-password",
         ],
         &v1_request(),
-        &[("WASM_CREDENTIAL_PROVIDER_STATS", "1")],
     );
     assert!(first.status.success(), "{}", first.stderr);
-    assert!(first.stderr.contains(" code=cache"), "{}", first.stderr);
+    assert_eq!(stats_field(&first, "code"), "cache");
     let again = install();
     assert!(again.status.success(), "{}", again.stderr);
     assert!(

@@ -94,6 +94,26 @@ pub fn exec_guest(guest: &str, target: Target, args: &[&str], stdin: &[u8]) -> O
     exec(&all, stdin)
 }
 
+/// Runs the host with `args` and the stats line on (`WASM_CREDENTIAL_PROVIDER_STATS=1`).
+pub fn exec_with_stats(args: &[&str], stdin: &[u8]) -> Outcome {
+    exec_program(
+        Path::new(HOST),
+        args,
+        stdin,
+        &[("WASM_CREDENTIAL_PROVIDER_STATS", "1")],
+    )
+}
+
+/// The value of `field` (`code`, `host-peak-rss-bytes`, ...) in the host's stats line.
+pub fn stats_field<'a>(out: &'a Outcome, field: &str) -> &'a str {
+    out.stderr
+        .lines()
+        .filter(|line| line.starts_with("wasm-credential-provider: ") && line.contains(": stats: "))
+        .flat_map(str::split_whitespace)
+        .find_map(|word| word.strip_prefix(field)?.strip_prefix('='))
+        .unwrap_or_else(|| panic!("no {field} in a stats line of:\n{}", out.stderr))
+}
+
 /// Test guest `guest` for `target` compiled ahead of time into `dir` (`compile`), so that a run
 /// with `--allow-precompiled` spends its `--timeout` on the guest alone, however busy the
 /// machine (compiling counts against the timeout).

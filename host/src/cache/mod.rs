@@ -36,6 +36,13 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 
 use crate::module::Sha256Digest;
+use crate::regular_file::{TrustedWriter, untrusted_writer};
+
+/// How the names of the files the cache writes begin, besides entries
+/// (`<module digest>-<engine tag>.cwasm`): a lock file is this prefix and its entry's name...
+const LOCK_PREFIX: &str = ".lock-";
+/// ...and a file being written is this prefix and a unique part.
+const TEMP_PREFIX: &str = ".tmp-";
 
 /// Largest entry read back (compiled code of the largest module we load, with room to spare).
 const MAX_ENTRY_BYTES: u64 = 512 * 1024 * 1024;
@@ -103,18 +110,7 @@ pub fn engine_hash(engine: &Engine) -> [u8; 32] {
 }
 
 fn check_owner_and_mode(what: &str, uid: u32, mode: u32) -> Result<(), CacheError> {
-    let me = rustix::process::geteuid().as_raw();
-    let problem = if uid != me {
-        Some(format!("owned by uid {uid}, not by this user (uid {me})"))
-    } else if mode & 0o022 != 0 {
-        Some(format!(
-            "writable by group or others (mode {:o})",
-            mode & 0o7777
-        ))
-    } else {
-        None
-    };
-    match problem {
+    match untrusted_writer(uid, mode, TrustedWriter::ThisUser) {
         Some(problem) => Err(CacheError::Untrusted {
             what: what.to_owned(),
             problem,
@@ -160,11 +156,7 @@ impl CompileCache {
 
     /// The entry file name for a module.
     pub fn entry_name(&self, module: &Sha256Digest) -> String {
-        format!(
-            "{}-{}.cwasm",
-            module.to_hex(),
-            &hex::encode(self.engine_hash)[..16]
-        )
+        format!("{}-{}.cwasm", module.to_hex(), self.engine_tag())
     }
 
     /// The compiled code cached for `module`, if a trusted, intact entry exists.
@@ -201,7 +193,7 @@ impl CompileCache {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let name = self.entry_name(module);
         let temp = format!(
-            ".tmp-{}-{}-{}",
+            "{TEMP_PREFIX}{}-{}-{}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed),
             std::time::SystemTime::now()

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use super::CompileCache;
+use super::{CompileCache, LOCK_PREFIX, TEMP_PREFIX};
 
 /// A temporary file older than this belongs to a writer that died.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
@@ -45,10 +45,10 @@ fn engine_of(entry: &str) -> Option<&str> {
 }
 
 fn kind(name: &str) -> Kind<'_> {
-    if name.starts_with(".tmp-") {
+    if name.starts_with(TEMP_PREFIX) {
         return Kind::Temp;
     }
-    if let Some(entry) = name.strip_prefix(".lock-") {
+    if let Some(entry) = name.strip_prefix(LOCK_PREFIX) {
         return engine_of(entry).map_or(Kind::Other, Kind::Lock);
     }
     engine_of(name).map_or(Kind::Other, Kind::Entry)
@@ -56,7 +56,7 @@ fn kind(name: &str) -> Kind<'_> {
 
 impl CompileCache {
     /// This engine's part of entry names.
-    fn engine_tag(&self) -> String {
+    pub(super) fn engine_tag(&self) -> String {
         hex::encode(self.engine_hash)[..16].to_owned()
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cap_fs_ext::{FollowSymlinks, OpenOptionsFollowExt};
 use cap_std::fs::{OpenOptions, OpenOptionsExt};
 
-use super::{CacheError, CompileCache};
+use super::{CacheError, CompileCache, LOCK_PREFIX};
 use crate::module::Sha256Digest;
 
 /// How often a waiter tries the lock again.
@@ -35,7 +35,7 @@ pub enum Waited {
 impl CompileCache {
     /// The lock file name for `module`'s entry.
     pub(super) fn lock_name(&self, module: &Sha256Digest) -> String {
-        format!(".lock-{}", self.entry_name(module))
+        format!("{LOCK_PREFIX}{}", self.entry_name(module))
     }
 
     /// Opens (creating it, mode 0600, never through a symlink) the lock file of `module`'s entry.

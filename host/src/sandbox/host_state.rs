@@ -5,8 +5,8 @@
 //! make thousands of them without ever growing its own. Counting them one by one would miss the
 //! next kind; instead the binary counts every heap allocation (its global allocator, see
 //! `main.rs`), and the sandbox checks the growth of the heap since the run began against the
-//! budget at every epoch tick (every [`crate::limits::EPOCH_TICK`] of guest code, and on every
-//! outgoing request). Past the budget the guest is trapped with a one-line reason.
+//! budget at every epoch tick (every [`crate::limits::EPOCH_TICK`] of guest code; host calls
+//! return to guest code, so what one call adds is seen at the next tick). Past the budget the guest is trapped with a one-line reason.
 //!
 //! The guest's stdout and stderr are bounded by their own caps and are not charged here. The
 //! resource table is also capped by count ([`crate::limits::MAX_RESOURCE_TABLE_ENTRIES`]), so

@@ -11,6 +11,7 @@ use super::{Compiled, Deadline, GuestError, Sandbox, compile_bytes, one_line};
 use crate::cache::seal::SealError;
 use crate::cache::{CachedCode, CompileCache};
 use crate::module::{ModuleBytes, ModuleFile, ModuleFormat};
+use crate::regular_file::{TrustedWriter, untrusted_writer};
 
 /// Where the compiled code came from (for diagnostics and tests).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,7 +131,8 @@ impl Sandbox {
                 module.format,
                 module.bytes()?.into_owned(),
             );
-            let compiled = before(deadline, move || compile_bytes(&engine, format, &bytes))?;
+            let compiled =
+                within_deadline(deadline, move || compile_bytes(&engine, format, &bytes))?;
             return Ok((compiled, Origin::Compiled));
         };
         let kind = match module.format {
@@ -171,7 +173,7 @@ impl Sandbox {
             module.format,
             module.bytes()?.into_owned(),
         );
-        let bytes = before(deadline, move || precompile_bytes(&engine, format, &bytes))?;
+        let bytes = within_deadline(deadline, move || precompile_bytes(&engine, format, &bytes))?;
         if let Err(e) = cache.put(&module.digest, &bytes) {
             warn(format!(
                 "cannot store the compiled module in {}: {e}",
@@ -203,18 +205,12 @@ impl Sandbox {
             .file()
             .metadata()
             .map_err(|e| refused(format!("cannot be read: {e}")))?;
-        let me = rustix::process::geteuid().as_raw();
-        if meta.uid() != 0 && meta.uid() != me {
+        if let Some(problem) =
+            untrusted_writer(meta.uid(), meta.mode(), TrustedWriter::RootOrThisUser)
+        {
             return Err(refused(format!(
-                "is owned by uid {}: native code must be owned by root or this user (uid {me})",
-                meta.uid()
+                "is {problem}: native code must be written by root or this user alone"
             )));
-        }
-        if meta.mode() & 0o022 != 0 {
-            return Err(refused(
-                "is writable by group or others: native code must be writable by its owner alone"
-                    .into(),
-            ));
         }
         let file = module
             .file()
@@ -282,7 +278,7 @@ const COMPILE_THREAD_STACK_BYTES: usize = 8 * 1024 * 1024;
 /// Runs `compile` on its own thread and waits for it until `deadline`; past it, the thread is
 /// abandoned (the process exits soon after, with the thread) and the run fails with its
 /// reason, instead of outliving `--timeout`. Without a deadline, runs it here.
-fn before<T: Send + 'static>(
+fn within_deadline<T: Send + 'static>(
     deadline: Option<Deadline>,
     compile: impl FnOnce() -> Result<T, GuestError> + Send + 'static,
 ) -> Result<T, GuestError> {

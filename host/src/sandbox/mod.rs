@@ -165,11 +165,14 @@ pub struct Sandbox {
     engine: Engine,
 }
 
-/// Renders an engine error on one line, causes included.
+/// Renders an engine error on one line, causes included. The wasm backtrace wasmtime attaches
+/// as context is left out: it is noise in a kubelet log line, and the causes after it say what
+/// happened.
 pub(crate) fn one_line(err: &wasmtime::Error) -> String {
     let text = err
         .chain()
         .map(|cause| cause.to_string())
+        .filter(|text| !text.starts_with("error while executing at wasm backtrace"))
         .collect::<Vec<_>>()
         .join(": ");
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -200,18 +203,7 @@ fn describe_failure(err: &wasmtime::Error) -> String {
         let text = text.strip_prefix("wasm trap: ").unwrap_or(&text);
         return format!("trapped: {text}{hint}");
     }
-    // The wasm backtrace wasmtime attaches as context is noise in a kubelet log line: the
-    // causes after it say what happened.
-    let causes: Vec<String> = err
-        .chain()
-        .map(|cause| cause.to_string())
-        .filter(|text| !text.starts_with("error while executing at wasm backtrace"))
-        .collect();
-    let text = causes
-        .join(": ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = one_line(err);
     if text.chars().count() > 400 {
         let short: String = text.chars().take(400).collect();
         format!("failed: {short}...")
