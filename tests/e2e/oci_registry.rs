@@ -940,6 +940,35 @@ fn oci_install_from_a_registry_pins_and_records_the_verified_module() {
         assert_no_secret(&out);
     }
 
+    // Unusable trust flags are bad usage (exit 2), as for `pull`, and write nothing.
+    let config_file = node.write("config.yaml", install_config(None).as_bytes());
+    let usage_root = node.path("two-trusts");
+    std::fs::create_dir_all(&usage_root).unwrap();
+    let out = run(
+        &[
+            "install",
+            "--root",
+            usage_root.to_str().unwrap(),
+            "--config",
+            config_file.to_str().unwrap(),
+            "--module",
+            &format!("static-credentials=oci://{reference}"),
+            "--key",
+            key_file.to_str().unwrap(),
+            "--allow-unsigned",
+            "--binary",
+            binary.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("choose exactly one trust"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(std::fs::read_dir(&usage_root).unwrap().count(), 0);
+
     // The run mode never touches a registry.
     let out = exec(&["--module", &format!("oci://{reference}")], &v1_request());
     assert_eq!(out.status.code(), Some(2), "{}", out.stderr);

@@ -3,10 +3,9 @@
 //! installed from where in a small record beside the config. Registries are touched here, at
 //! install, never by the run mode.
 
-use std::path::PathBuf;
-
+use super::InstallError;
 use crate::kubelet::config::{CredentialProvider, decode_config};
-use crate::module::{ModuleBytes, ModuleFormat, Sha256Digest};
+use crate::module::{ModuleBytes, Sha256Digest};
 
 /// A module pulled from a registry and verified.
 #[derive(Debug)]
@@ -26,13 +25,14 @@ pub struct Pulled {
 /// The `oci://` prefix of a `--module NAME=oci://REF` value.
 pub const SCHEME: &str = "oci://";
 
-/// Pulls and verifies every `(provider, REF)` with `trust` and `registry`.
+/// Pulls and verifies every `(provider, REF)` with `trust` and `registry`. Unusable flags or
+/// references are usage errors (exit 2), as for `pull`; what does not verify is a refusal.
 #[cfg(feature = "oci")]
 pub fn pull_all(
     wanted: &[(String, String)],
     trust: &crate::tools::pull::TrustArgs,
     registry: &crate::tools::pull::RegistryArgs,
-) -> Result<Vec<Pulled>, String> {
+) -> Result<Vec<Pulled>, InstallError> {
     if wanted.is_empty() {
         let given = !trust.keys.is_empty()
             || trust.certificate_identity.is_some()
@@ -40,32 +40,40 @@ pub fn pull_all(
             || trust.trusted_root.is_some()
             || trust.allow_unsigned;
         if given {
-            return Err(
+            return Err(InstallError::Usage(
                 "the trust flags (--key, --certificate-identity, --allow-unsigned, ...) are for --module NAME=oci://REF, and no module comes from a registry"
                     .into(),
-            );
+            ));
         }
         return Ok(Vec::new());
     }
-    let policy = trust.policy()?;
+    use crate::module::ModuleFormat;
+    let policy = trust.policy().map_err(InstallError::Usage)?;
     let options = registry.options();
     wanted
         .iter()
         .map(|(provider, reference)| {
-            let parsed = credential_provider_oci::Reference::parse(reference)
-                .map_err(|e| format!("--module {provider}={SCHEME}{reference}: {e}"))?;
-            let verified = credential_provider_oci::pull_verified(&parsed, &policy, &options)
-                .map_err(|e| format!("--module {provider}={SCHEME}{reference}: {e}"))?;
             let shown = format!("{SCHEME}{reference}");
+            let parsed = credential_provider_oci::Reference::parse(reference)
+                .map_err(|e| InstallError::Usage(format!("--module {provider}={shown}: {e}")))?;
+            let verified = credential_provider_oci::pull_verified(&parsed, &policy, &options)
+                .map_err(|e| {
+                    let message = format!("--module {provider}={shown}: {e}");
+                    if crate::tools::pull::exit_status(&e) == super::EXIT_USAGE {
+                        InstallError::Usage(message)
+                    } else {
+                        InstallError::Refused(message)
+                    }
+                })?;
             let format = ModuleFormat::detect(&verified.module)
                 .filter(|f| matches!(f, ModuleFormat::Component | ModuleFormat::CoreModule))
                 .ok_or_else(|| {
-                    format!("--module {provider}={shown}: the artifact's layer is not a WebAssembly module or component")
+                    InstallError::Refused(format!("--module {provider}={shown}: the artifact's layer is not a WebAssembly module or component"))
                 })?;
             Ok(Pulled {
                 provider: provider.clone(),
                 module: ModuleBytes {
-                    path: PathBuf::from(&shown),
+                    path: std::path::PathBuf::from(&shown),
                     digest: Sha256Digest::of(&verified.module),
                     bytes: verified.module,
                     format,
@@ -80,12 +88,12 @@ pub fn pull_all(
 
 /// Without the `oci` feature: a build for nodes only, which has no registry client.
 #[cfg(not(feature = "oci"))]
-pub fn pull_all(wanted: &[(String, String)]) -> Result<Vec<Pulled>, String> {
+pub fn pull_all(wanted: &[(String, String)]) -> Result<Vec<Pulled>, InstallError> {
     match wanted.first() {
         None => Ok(Vec::new()),
-        Some((provider, _)) => Err(format!(
+        Some((provider, _)) => Err(InstallError::Usage(format!(
             "--module {provider}={SCHEME}...: this build has no OCI support (built without the `oci` feature)"
-        )),
+        ))),
     }
 }
 

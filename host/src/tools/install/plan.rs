@@ -24,7 +24,7 @@ pub(super) fn plan(args: &InstallArgs, gates: FeatureGates) -> Result<Plan, Inst
     let pulled = oci::pull_all(&wanted, &args.trust, &args.registry);
     #[cfg(not(feature = "oci"))]
     let pulled = oci::pull_all(&wanted);
-    let pulled = pulled.map_err(refused)?;
+    let pulled = pulled?;
     let (config_bytes, config) = if pulled.is_empty() {
         (config_bytes, config)
     } else {
